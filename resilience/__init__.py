@@ -1,0 +1,32 @@
+"""Classify every exception a networked client raises; retry, break and fall back by policy."""
+
+from __future__ import annotations
+
+from resilience.backoff import Backoff
+from resilience.breaker import Breaker
+from resilience.categories import Category
+from resilience.classifier import Classifier, Verdict, classify, explain
+from resilience.errors import CircuitOpenError, ResilienceError
+from resilience.fallback import Fallback
+from resilience.policy import Attempt, AttemptTimeout, Policy
+from resilience.retry import Queue, Retry
+from resilience.storage import RedisStorage
+
+__all__ = [
+    "Attempt",
+    "AttemptTimeout",
+    "Backoff",
+    "Breaker",
+    "Category",
+    "CircuitOpenError",
+    "Classifier",
+    "Fallback",
+    "Policy",
+    "Queue",
+    "RedisStorage",
+    "ResilienceError",
+    "Retry",
+    "Verdict",
+    "classify",
+    "explain",
+]

@@ -1,0 +1,147 @@
+"""Exponential backoff with jitter, as tenacity wait objects, and schedule previews.
+
+The four jitter strategies are the formulas of the AWS Architecture Blog article "Exponential
+Backoff And Jitter". For retry ``k = 1, 2, ...``::
+
+    base = min(maximum, initial * multiplier ** (k - 1))
+    none          base
+    full          uniform(0, base)
+    equal         base / 2 + uniform(0, base / 2)
+    decorrelated  min(maximum, uniform(initial, previous * 3)), previous starting at initial
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Literal, get_args
+
+from tenacity.wait import wait_base
+
+from resilience._validate import check_choice, check_seconds
+
+if TYPE_CHECKING:
+    from tenacity import RetryCallState
+
+__all__ = ["Backoff", "BackoffWait", "Jitter"]
+
+Jitter = Literal["none", "full", "equal", "decorrelated"]
+JITTERS: tuple[str, ...] = get_args(Jitter)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Backoff:
+    """How long to wait before each retry.
+
+    Args:
+        initial: The base delay before the first retry, in seconds (or a ``timedelta``).
+        maximum: No delay is longer than this.
+        multiplier: Growth of the base delay per retry (``>= 1``).
+        jitter: ``"full"`` (default), ``"equal"``, ``"decorrelated"`` or ``"none"``.
+
+    Raises:
+        TypeError: an argument has the wrong type.
+        ValueError: an argument is out of range; the message says what is allowed.
+    """
+
+    initial: float = 0.1
+    maximum: float = 20.0
+    multiplier: float = 2.0
+    jitter: Jitter = "full"
+
+    def __post_init__(self) -> None:
+        initial = check_seconds(self.initial, "Backoff.initial")
+        maximum = check_seconds(self.maximum, "Backoff.maximum", allow_zero=False)
+        assert initial is not None
+        assert maximum is not None
+        if maximum < initial:
+            msg = f"Backoff.maximum must be >= Backoff.initial (got {maximum} < {initial})"
+            raise ValueError(msg)
+        multiplier: Any = self.multiplier
+        if isinstance(multiplier, bool) or not isinstance(multiplier, int | float):
+            msg = f"Backoff.multiplier must be a number >= 1 (got {multiplier!r})"
+            raise TypeError(msg)
+        if not (math.isfinite(multiplier) and multiplier >= 1):
+            msg = f"Backoff.multiplier must be a finite number >= 1 (got {multiplier!r})"
+            raise ValueError(msg)
+        check_choice(self.jitter, "Backoff.jitter", JITTERS)
+        object.__setattr__(self, "initial", initial)
+        object.__setattr__(self, "maximum", maximum)
+        object.__setattr__(self, "multiplier", float(multiplier))
+
+    def replace(self, **changes: float | timedelta | str) -> Backoff:
+        """A copy with some fields changed (and checked again)."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    def base(self, retry: int) -> float:
+        """The un-jittered delay before retry number ``retry`` (1-based); never overflows."""
+        if retry < 1:
+            msg = f"retry numbers start at 1 (got {retry})"
+            raise ValueError(msg)
+        if self.initial == 0:
+            return 0.0
+        if self.multiplier == 1:
+            return self.initial
+        # Compare exponents instead of computing multiplier ** (retry - 1), which overflows a
+        # float long before retry 10 000.
+        if (retry - 1) * math.log(self.multiplier) >= math.log(self.maximum / self.initial):
+            return self.maximum
+        return min(self.maximum, self.initial * self.multiplier ** (retry - 1))
+
+    def delay(
+        self, retry: int, previous: float | None = None, rng: random.Random | None = None
+    ) -> float:
+        """The jittered delay before retry number ``retry``.
+
+        Args:
+            retry: 1 for the wait after the first failure, 2 after the second, ...
+            previous: The delay before the previous retry (``decorrelated`` only; the first
+                retry starts from ``initial``).
+            rng: A random source, for reproducible samples.
+        """
+        uniform = (rng or _RANDOM).uniform
+        jitter = self.jitter
+        if jitter == "decorrelated":
+            last = self.initial if previous is None else previous
+            return min(self.maximum, uniform(self.initial, max(self.initial, last * 3)))
+        base = self.base(retry)
+        if jitter == "full":
+            return uniform(0.0, base)
+        if jitter == "equal":
+            return base / 2 + uniform(0.0, base / 2)
+        return base
+
+    def schedule(self, n: int, rng: random.Random | None = None) -> list[float]:
+        """A sample of the first ``n`` delays, for previews and tests."""
+        delays: list[float] = []
+        previous: float | None = None
+        for retry in range(1, n + 1):
+            previous = self.delay(retry, previous, rng)
+            delays.append(previous)
+        return delays
+
+    def wait(self) -> BackoffWait:
+        """A fresh tenacity wait object following this backoff (one per retry sequence)."""
+        return BackoffWait(self)
+
+
+_RANDOM = random.Random()
+
+
+class BackoffWait(wait_base):
+    """A tenacity wait that follows a :class:`Backoff`, decorrelated jitter included.
+
+    It remembers the previous delay, so use one per retry sequence:
+    ``tenacity.Retrying(wait=Backoff(jitter="decorrelated").wait())``.
+    """
+
+    def __init__(self, backoff: Backoff) -> None:
+        self.backoff = backoff
+        self.previous: float | None = None
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        delay = self.backoff.delay(retry_state.attempt_number, self.previous)
+        self.previous = delay
+        return delay

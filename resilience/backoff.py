@@ -84,11 +84,15 @@ class Backoff:
             return 0.0
         if self.multiplier == 1:
             return self.initial
-        # Compare exponents instead of computing multiplier ** (retry - 1), which overflows a
-        # float long before retry 10 000.
-        if (retry - 1) * math.log(self.multiplier) >= math.log(self.maximum / self.initial):
+        # Compare logarithms first: multiplier ** (retry - 1) overflows a float long before
+        # retry 10 000, and maximum / initial overflows for a tiny initial.
+        exponent = (retry - 1) * math.log(self.multiplier)
+        if math.log(self.initial) + exponent >= math.log(self.maximum):
             return self.maximum
-        return min(self.maximum, self.initial * self.multiplier ** (retry - 1))
+        try:
+            return min(self.maximum, self.initial * self.multiplier ** (retry - 1))
+        except OverflowError:  # a subnormal initial times a huge power: still below maximum
+            return min(self.maximum, math.exp(math.log(self.initial) + exponent))
 
     def delay(
         self, retry: int, previous: float | None = None, rng: random.Random | None = None

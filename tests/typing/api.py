@@ -1,0 +1,43 @@
+"""Checked by mypy (not run): the public API keeps the types its users rely on."""
+
+from __future__ import annotations
+
+from typing import assert_type
+
+import resilience
+from resilience import Backoff, Breaker, Category, CircuitOpenError, Policy, Retry, Verdict
+
+policy = Policy("p", retry=Retry(attempts=3, backoff=Backoff()), breaker=Breaker())
+
+
+@policy
+def fetch(url: str, *, timeout: float = 1.0) -> bytes:
+    return url.encode()
+
+
+@policy
+async def afetch(url: str) -> bytes:
+    return url.encode()
+
+
+assert_type(fetch("x"), bytes)
+assert_type(policy.call(fetch, "x", timeout=2.0), bytes)
+
+
+async def use() -> None:
+    assert_type(await afetch("x"), bytes)
+    assert_type(await policy.acall(afetch, "x"), bytes)
+    async for attempt in policy.attempts():
+        async with attempt:
+            pass
+
+
+assert_type(resilience.classify(TimeoutError()), Category)
+assert_type(resilience.explain(TimeoutError()), Verdict)
+assert_type(policy.breaker_state, str)
+assert_type(CircuitOpenError("p", 1.0).remaining, float)
+for attempt in policy.attempts():
+    with attempt:
+        assert_type(attempt.number, int)
+with policy.guard():
+    pass

@@ -308,12 +308,15 @@ def _sync_wrapper(policy: Policy, fn: Callable[P, T]) -> Callable[P, T]:
 
     if circuit is None:
 
+        # The failure path runs after the except block, not in it: otherwise the exception
+        # that finally propagates would carry the first failure as its __context__.
         @functools.wraps(fn)
         def plain(*args: P.args, **kwargs: P.kwargs) -> T:
             try:
                 return fn(*args, **kwargs)
             except Exception as exc:  # noqa: BLE001 - classified, then retried or re-raised
-                return _sync_retry(policy, fn, args, kwargs, exc, trial=False)
+                failure = exc
+            return _sync_retry(policy, fn, args, kwargs, failure, trial=False)
 
         return plain
 
@@ -324,16 +327,20 @@ def _sync_wrapper(policy: Policy, fn: Callable[P, T]) -> Callable[P, T]:
         try:
             trial = enter()
         except CircuitOpenError as exc:
-            return _sync_retry(policy, fn, args, kwargs, exc, trial=False)
-        try:
-            result = fn(*args, **kwargs)
-        except Exception as exc:  # noqa: BLE001 - classified, then retried or re-raised
-            return _sync_retry(policy, fn, args, kwargs, exc, trial)
-        except BaseException:
-            cancel(trial)
-            raise
-        success(trial)
-        return result
+            failure: Exception = exc
+            trial = False
+        else:
+            try:
+                result = fn(*args, **kwargs)
+            except Exception as exc:  # noqa: BLE001 - classified, then retried or re-raised
+                failure = exc
+            except BaseException:
+                cancel(trial)
+                raise
+            else:
+                success(trial)
+                return result
+        return _sync_retry(policy, fn, args, kwargs, failure, trial)
 
     return guarded
 
@@ -430,14 +437,16 @@ def _async_wrapper(policy: Policy, fn: Callable[P, Awaitable[T]]) -> Callable[P,
             else:
                 result = await _attempt_async(fn, args, kwargs, timeout, policy.name)
         except Exception as exc:  # noqa: BLE001 - classified, then retried or re-raised
-            return await _async_retry(policy, fn, args, kwargs, exc, trial, timeout)
+            failure = exc
         except BaseException:
             if circuit is not None:
                 circuit.cancel(trial)
             raise
-        if circuit is not None:
-            circuit.success(trial)
-        return result
+        else:
+            if circuit is not None:
+                circuit.success(trial)
+            return result
+        return await _async_retry(policy, fn, args, kwargs, failure, trial, timeout)
 
     return wrapper
 

@@ -291,3 +291,11 @@ async def test_async_for_attempts_give_up_with_the_original_exception(no_wait: N
             async with attempt:
                 raise Flaky(str(attempt.number))
     assert str(caught.value) == "2"
+
+
+async def test_the_failure_that_propagates_is_not_chained_to_the_first_one(no_wait: None) -> None:
+    first, last = Flaky("first"), Flaky("last")
+    with pytest.raises(Flaky) as caught:
+        await make(retry=Retry(attempts=2, backoff=FAST)).acall(Script(first, last).acall)
+    assert caught.value is last
+    assert caught.value.__context__ is None

@@ -464,3 +464,11 @@ def test_specs_are_frozen() -> None:
     with pytest.raises(AttributeError):
         retry.attempts = 5  # type: ignore[misc]
     assert retry.replace(attempts=5).attempts == 5
+
+
+def test_the_failure_that_propagates_is_not_chained_to_the_first_one(no_wait: None) -> None:
+    first, last = Flaky("first"), Flaky("last")
+    with pytest.raises(Flaky) as caught:
+        make(retry=Retry(attempts=2, backoff=FAST)).call(Script(first, last))
+    assert caught.value is last
+    assert caught.value.__context__ is None

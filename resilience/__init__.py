@@ -6,7 +6,8 @@ from resilience.backoff import Backoff
 from resilience.breaker import Breaker
 from resilience.categories import Category
 from resilience.classifier import Classifier, Verdict, classify, explain
-from resilience.errors import CircuitOpenError, ResilienceError
+from resilience.config import PolicySet, configure, load_policies, policy
+from resilience.errors import CircuitOpenError, ConfigError, ResilienceError
 from resilience.fallback import Fallback
 from resilience.policy import Attempt, AttemptTimeout, Policy
 from resilience.retry import Queue, Retry
@@ -20,13 +21,18 @@ __all__ = [
     "Category",
     "CircuitOpenError",
     "Classifier",
+    "ConfigError",
     "Fallback",
     "Policy",
+    "PolicySet",
     "Queue",
     "RedisStorage",
     "ResilienceError",
     "Retry",
     "Verdict",
     "classify",
+    "configure",
     "explain",
+    "load_policies",
+    "policy",
 ]

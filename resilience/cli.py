@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -151,6 +152,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--status", type=_status, help="an HTTP status, e.g. 503")
     p.set_defaults(handler=cmd_explain)
 
+    # check, schedule, schema: defined with the policy files they read; imported here, not at
+    # the top, because that module builds on this one.
+    from resilience._config_cli import add_commands  # noqa: PLC0415
+
+    add_commands(sub)
     for register in _EXTRA_COMMANDS:
         register(sub)
     return parser
@@ -158,6 +164,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: Commands defined next to the features they show (config, demo); each adds its subparser.
 _EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction[_Parser]], None]] = []
+
+
+def _add_demo(sub: argparse._SubParsersAction[_Parser]) -> None:
+    p = sub.add_parser("demo", help="run the showcase against a flaky HTTP service on 127.0.0.1")
+    p.add_argument(
+        "--speed", type=float, default=1.0, metavar="FACTOR", help="divide every wait by FACTOR"
+    )
+    p.set_defaults(handler=_cmd_demo)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    """Play the built-in showcase (see resilience/demo.py)."""
+    from resilience import demo  # noqa: PLC0415 - lazy, so `import resilience` stays fast
+
+    return demo.main(speed=args.speed)
+
+
+_EXTRA_COMMANDS.append(_add_demo)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -174,3 +198,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`resilience catalog | head`): not an error worth a traceback.
+        # Point stdout at devnull so the interpreter's final flush doesn't fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
-from resilience import _state
+from resilience import _state, config
 
 
 @pytest.fixture(autouse=True)
@@ -15,6 +15,7 @@ def _reset_process_state() -> Iterator[None]:
     yield
     while _state.skip_sleeps():
         _state.set_no_wait(False)
+    config.reset()
 
 
 @pytest.fixture(name="events")

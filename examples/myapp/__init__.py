@@ -1,0 +1,1 @@
+"""A stand-in application for the examples: the fallbacks that examples/policies.yaml names."""

@@ -1,0 +1,235 @@
+"""The policy-file commands of ``resilience``: ``check``, ``schedule`` and ``schema``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from resilience.categories import Category
+from resilience.cli import EXIT_OK, EXIT_USAGE, CommandError, format_table
+from resilience.config import ENV_VAR, PolicySet, load
+from resilience.storage import mask_url
+
+if TYPE_CHECKING:
+    from resilience.backoff import Backoff
+    from resilience.policy import Policy
+
+__all__ = ["add_commands"]
+
+#: Retries shown one per row by ``schedule``; the worst case still counts every one.
+MAX_ROWS = 50
+MAX_SAMPLES = 1_000_000
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.3g}s" if value < 1 else f"{value:.4g}s"
+
+
+def _backoff(backoff: Backoff) -> str:
+    return (
+        f"{backoff.jitter} jitter, {_seconds(backoff.initial)}..{_seconds(backoff.maximum)} "
+        f"x{backoff.multiplier:g}"
+    )
+
+
+def _load(source: str) -> PolicySet:
+    # Fallbacks are imported as the application would import them: from the current
+    # directory too, as `python -m` does (console scripts leave it off sys.path).
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    # offline: checking a file must not need (or touch) the Redis it names.
+    return load(Path(source), offline=True)
+
+
+# --- check -----------------------------------------------------------------------------------
+
+
+def _row(policy: Policy) -> tuple[str, ...]:
+    retry, breaker, queue, fallback = policy.retry, policy.breaker, policy.queue, policy.fallback
+    attempts = str(retry.attempts) if retry else "1"
+    deadline = _seconds(retry.deadline) if retry and retry.deadline is not None else "-"
+    backoff = _backoff(retry.backoff) if retry and retry.attempts > 1 else "-"
+    if breaker is None:
+        circuit = "-"
+    else:
+        circuit = f"{breaker.fail_max} fails, {_seconds(breaker.reset_timeout)} open"
+        if breaker.half_open_calls > 1:
+            circuit += f", {breaker.half_open_calls} trials"
+    if queue is None:
+        action = "fallback (default)"
+    elif queue.action == "retry":
+        action = f"retry x{queue.attempts}, {_backoff(queue.backoff)}"
+    else:
+        action = queue.action
+    if fallback is None:
+        handler = "-"
+    else:
+        func: Any = getattr(fallback, "func", fallback)
+        handler = (
+            f"{func.__module__}:{func.__qualname__}"
+            if hasattr(func, "__qualname__")
+            else repr(func)
+        )
+        on = getattr(fallback, "on", tuple(Category))
+        if set(on) != set(Category):
+            handler += f" (on {', '.join(c.value for c in on)})"
+    return (policy.name, attempts, deadline, backoff, circuit, action, handler)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Load a policy file and print its policies as a table."""
+    policies = _load(args.file)
+    rules = len(policies.classifier.rules)
+    storage = policies.breaker_storage
+    where = "memory" if storage is None else f"Redis {mask_url(storage.url)} ({storage.namespace})"
+    print(
+        f"{args.file}: {len(policies)} {'policy' if len(policies) == 1 else 'policies'}, "
+        f"{rules} classify rule{'' if rules == 1 else 's'}, breaker state in {where}"
+    )
+    if policies:
+        headers = ("policy", "attempts", "deadline", "backoff", "breaker", "queue", "fallback")
+        print()
+        print(format_table(headers, [_row(p) for p in policies.values()]))
+    return EXIT_OK
+
+
+# --- schedule --------------------------------------------------------------------------------
+
+
+def _maxima(backoff: Backoff, retries: int) -> list[float]:
+    """The longest each wait can be, up to the point where they stop changing."""
+    maxima: list[float] = []
+    previous = backoff.initial
+    for retry in range(1, retries + 1):
+        if backoff.jitter == "decorrelated":
+            longest = min(backoff.maximum, max(backoff.initial, previous * 3))
+        else:
+            longest = backoff.base(retry)
+        if maxima and longest == maxima[-1]:
+            break  # every later wait has this same bound
+        maxima.append(longest)
+        previous = longest
+    return maxima
+
+
+def _worst_case(backoff: Backoff, retries: int) -> float:
+    maxima = _maxima(backoff, retries)
+    steady = maxima[-1] if maxima else 0.0
+    return math.fsum(maxima) + (retries - len(maxima)) * steady
+
+
+def _percentile(ordered: list[float], share: float) -> float:
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+def _table(backoff: Backoff, attempts: int, deadline: float | None, samples: int) -> list[str]:
+    retries = attempts - 1
+    shown = min(retries, MAX_ROWS)
+    rng = random.Random(0)
+    columns: list[list[float]] = [[] for _ in range(shown)]
+    for _ in range(samples):
+        for column, delay in zip(columns, backoff.schedule(shown, rng), strict=True):
+            column.append(delay)
+    maxima = _maxima(backoff, shown)
+    maxima += [maxima[-1]] * (shown - len(maxima)) if maxima else []
+    rows = []
+    total = 0.0
+    for retry, (column, longest) in enumerate(zip(columns, maxima, strict=True), start=1):
+        column.sort()
+        total += longest
+        capped = total if deadline is None else min(total, deadline)
+        rows.append(
+            (
+                retry + 1,
+                "-" if backoff.jitter == "decorrelated" else _seconds(backoff.base(retry)),
+                _seconds(_percentile(column, 0.05)),
+                _seconds(_percentile(column, 0.50)),
+                _seconds(_percentile(column, 0.95)),
+                _seconds(longest),
+                _seconds(capped),
+            )
+        )
+    headers = ("attempt", "base wait", "p5", "p50", "p95", "max", "worst total")
+    lines = [format_table(headers, rows)]
+    if retries > shown:
+        lines.append(
+            f"... {retries - shown} more retries, each waiting at most {_seconds(maxima[-1])}"
+        )
+    worst = _worst_case(backoff, retries)
+    summary = f"worst-case total wait: {_seconds(worst)} (the sum of the maxima)"
+    if deadline is not None and worst > deadline:
+        summary = f"{summary}, cut to {_seconds(deadline)} by the deadline"
+    lines.append(summary)
+    return lines
+
+
+def cmd_schedule(args: argparse.Namespace) -> int:
+    """Print a policy's waits: per attempt, base delay and percentiles of the jittered one."""
+    source = args.config or os.environ.get(ENV_VAR)
+    if not source:
+        msg = f"schedule needs the policy file: --config FILE (or set {ENV_VAR})"
+        raise CommandError(msg, EXIT_USAGE)
+    policy = _load(source).lookup(args.policy)
+    retry = policy.retry
+    deadline = retry.deadline if retry else None
+    print(f"policy {policy.name!r} ({source}), {args.samples} samples per wait")
+    if retry is None or retry.attempts == 1:
+        print("retryable failures: tried once, never retried")
+    else:
+        limit = "" if deadline is None else f", deadline {_seconds(deadline)}"
+        print(
+            f"\nretryable failures: {retry.attempts} attempts, {_backoff(retry.backoff)}{limit}\n"
+        )
+        print("\n".join(_table(retry.backoff, retry.attempts, deadline, args.samples)))
+    queue = policy.queue
+    if queue is not None and queue.action == "retry" and queue.attempts > 1:
+        print(f"\nqueue-related failures: {queue.attempts} attempts, {_backoff(queue.backoff)}")
+        print()
+        print("\n".join(_table(queue.backoff, queue.attempts, deadline, args.samples)))
+    return EXIT_OK
+
+
+def _samples(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_SAMPLES:
+        msg = f"expected a whole number from 1 to {MAX_SAMPLES}, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+# --- schema ----------------------------------------------------------------------------------
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    """Print the JSON Schema of a policy file."""
+    from resilience._config_schema import json_schema  # noqa: PLC0415 - pydantic, on demand
+
+    print(json.dumps(json_schema(), indent=2))
+    return EXIT_OK
+
+
+def add_commands(sub: argparse._SubParsersAction[Any]) -> None:
+    """Add ``check``, ``schedule`` and ``schema`` to the ``resilience`` command's subparsers."""
+    p = sub.add_parser("check", help="validate a policy file and print its policies")
+    p.add_argument("file", metavar="FILE", help="the policy file (YAML)")
+    p.set_defaults(handler=cmd_check)
+
+    p = sub.add_parser("schedule", help="print a policy's backoff schedule")
+    p.add_argument("policy", metavar="POLICY", help="the name of a policy in the file")
+    p.add_argument("--config", metavar="FILE", help=f"the policy file (default: ${ENV_VAR})")
+    p.add_argument(
+        "--samples", type=_samples, default=10_000, metavar="N", help="samples per wait (10000)"
+    )
+    p.set_defaults(handler=cmd_schedule)
+
+    p = sub.add_parser("schema", help="print the JSON Schema of policy files")
+    p.set_defaults(handler=cmd_schema)

@@ -9,16 +9,19 @@ for the class as a whole. The first match decides. Nothing matches: the classifi
 
 What the walk finds for a type depends only on the type, so it is compiled once into a
 ``_Plan`` and cached per type; exceptions themselves can't be weakly referenced, and codes are
-looked up in the plan's dicts, so no per-instance state is ever kept.
+looked up in the plan's dicts, so no per-instance state is ever kept. ``classify`` also keeps,
+per plan, the answer for each raw code and status it has met (a bounded memo), so a coded error
+seen before costs a few subscripts and a dict lookup.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno as _errno
 import socket as _socket
 import threading
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from dataclasses import dataclass, field
 from enum import Enum
 from types import MappingProxyType
 from typing import Any
@@ -33,6 +36,8 @@ __all__ = ["Classifier", "RuleSpec", "Verdict", "classify", "explain", "qualifie
 RuleSpec = Category | str | Mapping[str, Mapping[Any, Category | str]]
 
 _USER = "user"
+#: How many (code, status) answers `classify` remembers per exception type.
+_MEMO_SIZE = 1024
 _RULE_KEYS = ("codes", "statuses")
 
 
@@ -76,8 +81,8 @@ _EAI_NAMES: dict[int, str] = {
 
 
 def _as_status(value: object) -> int | None:
-    if isinstance(value, int) and not isinstance(value, bool) and 100 <= value <= 599:
-        return value
+    if type(value) is int or (isinstance(value, int) and not isinstance(value, bool)):
+        return value if 100 <= value <= 599 else None
     return None
 
 
@@ -97,14 +102,18 @@ def http_status(exc: BaseException) -> int | None:
 
 
 def _aws(exc: BaseException) -> Extracted:
-    response = getattr(exc, "response", None)
-    if not isinstance(response, Mapping):
-        return (), None
-    error = response.get("Error")
-    code = error.get("Code") if isinstance(error, Mapping) else None
-    meta = response.get("ResponseMetadata")
-    status = _as_status(meta.get("HTTPStatusCode")) if isinstance(meta, Mapping) else None
-    return ((code,) if isinstance(code, str) and code else ()), status
+    # Plain subscripts, not isinstance(..., Mapping): an ABC check costs more than the rest of
+    # the classification, and `_aws_key` must read exactly what this reads.
+    response: Any = getattr(exc, "response", None)
+    try:
+        code = response["Error"]["Code"]
+    except (LookupError, TypeError):
+        code = None
+    try:
+        status = response["ResponseMetadata"]["HTTPStatusCode"]
+    except (LookupError, TypeError):
+        status = None
+    return ((code,) if isinstance(code, str) and code else ()), _as_status(status)
 
 
 def mqtt_code(rc: object) -> Code | None:
@@ -153,6 +162,31 @@ def _generic(exc: BaseException) -> Extracted:
     return tuple(codes), http_status(exc)
 
 
+# Memo keys. `classify` remembers each exception type's answer per key, so a key must be cheap
+# (no ABC isinstance checks, no normalising) and must determine what the family's extractor
+# reads. Each keyer reads the raw values and their types (so 400 and 400.0, or MQTT_ERR_NO_CONN
+# and 4, get different keys), and raises for anything unusual: such an exception takes the
+# full path, unremembered. Families without a keyer are keyed by their extraction.
+
+MemoKey = Hashable
+Keyer = Callable[[BaseException], MemoKey]
+
+
+def _aws_key(exc: BaseException) -> MemoKey:
+    # The subscripts `_aws` makes. Codes that compare equal read the same (a str, or no
+    # code); statuses may not (400 and 400.0), hence the status's class.
+    response = exc.response  # type: ignore[attr-defined]
+    status = response["ResponseMetadata"]["HTTPStatusCode"]
+    return response["Error"]["Code"], status, status.__class__
+
+
+def _mqtt_key(exc: BaseException) -> MemoKey:
+    rc = exc.rc  # type: ignore[attr-defined]
+    kind = rc.__class__
+    # ReasonCode and MQTTErrorCode by value (a ReasonCode itself is unhashable).
+    return kind, rc if kind is int else rc.value
+
+
 #: Family roots, by qualified name: the first one in a type's MRO says how to read its code.
 _EXTRACTORS: dict[str, Extractor] = {
     "botocore.exceptions.ClientError": _aws,
@@ -161,6 +195,9 @@ _EXTRACTORS: dict[str, Extractor] = {
     "urllib.error.HTTPError": _generic,
     "builtins.OSError": _errno_of,
 }
+
+
+_KEYERS: dict[Extractor, Keyer] = {_aws: _aws_key, _mqtt: _mqtt_key}
 
 
 def normalize_code(family: str | None, raw: str) -> tuple[Code, ...]:
@@ -228,6 +265,9 @@ class _Plan:
     extractor: Extractor
     steps: tuple[_Step, ...]
     default: Verdict
+    key: Keyer
+    #: memo key -> category, for `classify`; bounded, as codes come off the wire.
+    memo: dict[MemoKey, Category] = field(default_factory=dict, compare=False)
 
     def resolve(self, codes: tuple[Code, ...], status: int | None) -> Verdict:
         family = f"{status // 100}xx" if status is not None else None
@@ -388,10 +428,20 @@ class Classifier:
 
     def classify(self, exc: BaseException) -> Category:
         """Return the category of ``exc``."""
-        category = self._fast.get(type(exc))
+        kind = type(exc)
+        category = self._fast.get(kind)
         if category is not None:
             return category
-        return self.explain(exc).category
+        plan = self._plans.get(kind) or self._compile(kind)
+        try:
+            return plan.memo[plan.key(exc)]
+        except (AttributeError, LookupError, TypeError):
+            pass  # a key not seen yet, or an unusual exception: the full path
+        category = plan.resolve(*plan.extractor(exc)).category
+        if len(plan.memo) < _MEMO_SIZE:
+            with contextlib.suppress(AttributeError, LookupError, TypeError):
+                plan.memo[plan.key(exc)] = category  # an unusual value is never remembered
+        return category
 
     def explain(self, exc: BaseException) -> Verdict:
         """Return the category of ``exc`` with the rule that decided it and why."""
@@ -448,6 +498,7 @@ class Classifier:
         return plan
 
     def _plan_for_names(self, names: tuple[str, ...], extractor: Extractor) -> _Plan:
+        key = _KEYERS.get(extractor, extractor)
         steps: list[_Step] = []
         for table in self._tables:
             for name in names:
@@ -458,8 +509,8 @@ class Classifier:
                     continue
                 steps.append(_Step(codes, statuses, verdict))
                 if verdict is not None:
-                    return _Plan(extractor, tuple(steps), self._default)
-        return _Plan(extractor, tuple(steps), self._default)
+                    return _Plan(extractor, tuple(steps), self._default, key)
+        return _Plan(extractor, tuple(steps), self._default, key)
 
 
 _default_lock = threading.Lock()

@@ -41,3 +41,15 @@ for attempt in policy.attempts():
         assert_type(attempt.number, int)
 with policy.guard():
     pass
+
+policies = resilience.load_policies("version: 1\npolicies:\n  p: {}\n")
+assert_type(policies, resilience.PolicySet)
+assert_type(policies["p"], Policy)
+
+
+@resilience.policy("p")
+def named(x: int) -> str:
+    return str(x)
+
+
+assert_type(named(1), str)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from resilience.backoff import Backoff
 from resilience.breaker import Breaker
+from resilience.budget import Budget
 from resilience.categories import Category
 from resilience.classifier import Classifier, Verdict, classify, explain
 from resilience.config import PolicySet, configure, load_policies, policy
@@ -18,6 +19,7 @@ __all__ = [
     "AttemptTimeout",
     "Backoff",
     "Breaker",
+    "Budget",
     "Category",
     "CircuitOpenError",
     "Classifier",

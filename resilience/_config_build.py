@@ -25,6 +25,7 @@ from resilience._config_yaml import (
 )
 from resilience.backoff import JITTERS, Backoff
 from resilience.breaker import Breaker
+from resilience.budget import Budget
 from resilience.categories import Category
 from resilience.classifier import Classifier, rule_entries
 from resilience.config import PolicySet
@@ -165,12 +166,28 @@ class _Builder:
     def _backoff(self, values: Mapping[str, Any], default: Backoff, rel: KeyPath) -> Backoff:
         return self._spec(default.replace, "Backoff", values, rel)
 
-    def _retry(self, section: Mapping[str, Any]) -> Retry:
+    def _retry(self, section: Mapping[str, Any], storage: RedisStorage | None) -> Retry:
         values = dict(section)
         if "backoff" in values:
             default = Retry().backoff
             values["backoff"] = self._backoff(values["backoff"], default, ("retry", "backoff"))
+        if values.get("budget") is not None:
+            values["budget"] = self._budget(values["budget"], storage)
         return self._spec(Retry, "Retry", values, ("retry",))
+
+    def _budget(self, section: Mapping[str, Any], storage: RedisStorage | None) -> Budget:
+        """``retry.budget``; ``shared: true`` keeps it in ``breaker_storage.redis``."""
+        at: KeyPath = ("retry", "budget")
+        values = _without_nulls(section)
+        shared = values.pop("shared", False)
+        if not isinstance(shared, bool):
+            raise self._fail((*at, "shared"), f"expected true or false, got {describe(shared)}")
+        if shared and self.data.get("breaker_storage") is None:
+            msg = "a shared budget lives in breaker_storage.redis, which this file does not set"
+            raise self._fail((*at, "shared"), msg)
+        if shared:
+            values["storage"] = storage  # None when checked offline: in memory
+        return self._spec(Budget, "Budget", values, at)
 
     def _queue(self, section: Mapping[str, Any]) -> Queue:
         values = dict(section)
@@ -221,7 +238,7 @@ class _Builder:
         """The specs of one policy body: retry, queue, breaker and fallback."""
         parts: dict[str, Any] = {}
         if "retry" in merged:
-            parts["retry"] = self._retry(merged["retry"])
+            parts["retry"] = self._retry(merged["retry"], storage)
         if "queue" in merged:
             parts["queue"] = self._queue(merged["queue"])
         if "breaker" in merged:

@@ -19,6 +19,7 @@ from resilience._config_build import REFERENCE
 from resilience._config_yaml import Document, KeyPath, describe, unknown_key
 from resilience.backoff import Backoff, Jitter
 from resilience.breaker import Breaker
+from resilience.budget import Budget
 from resilience.retry import Queue, QueueAction, Retry
 from resilience.storage import RedisStorage
 
@@ -30,6 +31,7 @@ _BACKOFF = Backoff()
 _QUEUE = Queue()
 _RETRY = Retry()
 _BREAKER = Breaker()
+_BUDGET = Budget()
 _REDIS = RedisStorage(url="redis://localhost")
 
 
@@ -70,6 +72,30 @@ class QueueBackoffSection(BackoffSection):
     )
 
 
+class BudgetSection(_Section):
+    """Retries allowed only while they stay under a share of the policy's recent calls."""
+
+    ratio: SkipValidation[float] = Field(
+        _BUDGET.ratio,
+        ge=0,
+        le=1,
+        description="Retries allowed per call over the window (0.1: one retry for ten calls).",
+    )
+    min_per_second: SkipValidation[float] = Field(
+        _BUDGET.min_per_second,
+        ge=0,
+        description="Retries per second allowed whatever the traffic, so quiet policies retry.",
+    )
+    window: SkipValidation[float] = Field(
+        _BUDGET.window, gt=0, description="Seconds of history the ratio is taken over."
+    )
+    shared: SkipValidation[bool] = Field(
+        False,
+        description="Share the budget with every process, in breaker_storage.redis (which "
+        "must be set); false: each process counts its own calls.",
+    )
+
+
 class RetrySection(_Section):
     """How retryable failures are retried."""
 
@@ -89,6 +115,9 @@ class RetrySection(_Section):
         "and treated as a retryable TimeoutError. null: no timeout.",
     )
     backoff: BackoffSection | None = Field(None, description="The waits between attempts.")
+    budget: BudgetSection | None = Field(
+        None, description="Caps retries at a share of recent calls; none without it."
+    )
 
 
 class QueueSection(_Section):

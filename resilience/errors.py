@@ -14,6 +14,8 @@ exception propagates with a note saying which policy gave up, after how many att
 
 from __future__ import annotations
 
+from typing import cast
+
 import pybreaker
 
 __all__ = ["CircuitOpenError", "ConfigError", "ResilienceError"]
@@ -65,13 +67,28 @@ class CircuitOpenError(ResilienceError, pybreaker.CircuitBreakerError):
     """
 
     def __init__(self, policy: str, remaining: float) -> None:
-        self.policy = policy
-        self.remaining = max(0.0, remaining)
+        # Kept in ``args`` alone, and the message written when read: during an outage every
+        # call is refused, and an instance dict and a formatted float would cost more than
+        # the rest of the refusal.
+        super().__init__(policy, remaining if remaining > 0 else 0.0)
+
+    @property
+    def policy(self) -> str:
+        """The name of the policy whose circuit refused the call."""
+        return cast(str, self.args[0])
+
+    @property
+    def remaining(self) -> float:
+        """Seconds until the circuit half-opens (0 while half-open)."""
+        return cast(float, self.args[1])
+
+    def __str__(self) -> str:
         if self.remaining > 0:
-            text = f"circuit of policy {policy!r} is open; it half-opens in {self.remaining:.1f} s"
-        else:
-            text = f"circuit of policy {policy!r} is half-open and its trial calls are in flight"
-        super().__init__(text)
+            return (
+                f"circuit of policy {self.policy!r} is open; "
+                f"it half-opens in {self.remaining:.1f} s"
+            )
+        return f"circuit of policy {self.policy!r} is half-open and its trial calls are in flight"
 
     def __reduce__(self) -> tuple[type[CircuitOpenError], tuple[str, float]]:
         return (type(self), (self.policy, self.remaining))

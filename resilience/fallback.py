@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -42,7 +42,7 @@ class Fallback:
     """
 
     func: Callable[..., Any]
-    on: tuple[Category, ...] = field(default=_ALL, kw_only=True)
+    on: Collection[Category | str] = field(default=_ALL, kw_only=True)
     takes_exception: bool = field(init=False, repr=False, compare=False)
     is_async: bool = field(init=False, repr=False, compare=False)
 

@@ -5,9 +5,11 @@
     caller -> Policy -> fallback -> retry loop (tenacity) -> breaker (pybreaker) -> function
 
 The happy path is a breaker check, the call and a breaker note: no tenacity object is built
-and nothing is logged. On the first failure a :class:`_Run` takes over; it feeds every
-outcome to a ``tenacity.Retrying`` whose ``retry``/``wait``/``stop`` strategies are the
-policy's decisions, and reads back tenacity's answer (sleep this long, or give up). That
+and nothing is logged. On the first failure a :class:`_Run` takes over; it records every
+outcome on a ``tenacity.RetryCallState`` and asks the policy's ``retry``/``wait``/``stop``
+strategies in the order ``tenacity.Retrying.iter`` does (retry?, wait, stop?), without
+iter's action-list machinery, which costs more than all the rest of a retry (see
+``benchmarks/run.py``); the answer is: sleep this long, or give up. That
 decision core is shared by every form (decorator, ``call``/``acall``, ``attempts()``), sync
 and async alike; only calling and sleeping differ.
 """
@@ -28,6 +30,7 @@ import tenacity
 from resilience import events
 from resilience._state import skip_sleeps
 from resilience.breaker import Breaker, Circuit
+from resilience.budget import BudgetState
 from resilience.categories import Category
 from resilience.classifier import Classifier, default_classifier
 from resilience.errors import CircuitOpenError
@@ -40,6 +43,8 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 _ONCE = Retry(attempts=1)
+#: The retry object every run's RetryCallState refers to; its own loop never runs.
+_RETRYING = tenacity.Retrying(reraise=True)
 _DEFAULT_QUEUE = Queue()
 
 
@@ -72,6 +77,7 @@ class Policy:
     queue: Queue | None = field(default=None, kw_only=True)
     classifier: Classifier | None = field(default=None, kw_only=True)
     _circuit: Circuit | None = field(init=False, repr=False, compare=False, default=None)
+    _budget: BudgetState | None = field(init=False, repr=False, compare=False, default=None)
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
@@ -89,6 +95,8 @@ class Policy:
             object.__setattr__(self, "fallback", Fallback(self.fallback))
         if self.breaker is not None:
             object.__setattr__(self, "_circuit", self.breaker.build(self.name))
+        if self.retry is not None and self.retry.budget is not None:
+            object.__setattr__(self, "_budget", self.retry.budget.build(self.name))
 
     def replace(self, **changes: Any) -> Policy:
         """A copy with some fields changed; it gets a breaker state of its own."""
@@ -138,12 +146,12 @@ class _Run:
         "category",
         "classifier",
         "counts",
+        "failure",
         "policy",
         "previous",
         "queue",
         "retry",
         "retry_state",
-        "retrying",
         "skipped",
         "start",
         "why",
@@ -164,7 +172,7 @@ class _Run:
             Category.QUEUE: None,
         }
         self.why = ""
-        self.retrying: tenacity.Retrying | None = None
+        self.failure: BaseException | None = None
         self.retry_state: tenacity.RetryCallState | None = None
 
     def elapsed(self) -> float:
@@ -189,6 +197,11 @@ class _Run:
         self.category = category
         if circuit is not None:
             circuit.failure(category, trial)
+            if circuit.state == "open" and self.may_retry(category):
+                # This attempt tripped the breaker (or another caller did): the next attempt
+                # would only be refused, so stop here with this failure, not after a sleep.
+                self.why = "circuit opened"
+                return None
         if not self.may_retry(category):
             self.why = self._why_not(category)
             return None
@@ -205,29 +218,25 @@ class _Run:
         return f"{category.value}: never retried"
 
     def _ask_tenacity(self, exc: BaseException) -> float | None:
-        if self.retrying is None:
-            self.retrying = tenacity.Retrying(
-                retry=self._tenacity_retry,
-                wait=self._tenacity_wait,
-                stop=self._tenacity_stop,
-                reraise=True,
-            )
-            self.retrying.begin()
-            self.retry_state = tenacity.RetryCallState(self.retrying, fn=None, args=(), kwargs={})
+        # tenacity's decision for a failed attempt, in Retrying.iter's order (retry?, wait,
+        # stop?) and on its RetryCallState, but without iter's machinery (action lists and
+        # thread-local lookups) or an outcome Future (a lock and a condition per attempt):
+        # together they cost more than the rest of a retry. The strategies read the failure
+        # from the run.
         state = self.retry_state
-        assert state is not None
+        if state is None:
+            state = tenacity.RetryCallState(_RETRYING, fn=None, args=(), kwargs={})
+            self.retry_state = state
         state.attempt_number = self.attempts
-        state.set_exception((type(exc), exc, exc.__traceback__))
-        try:
-            action = self.retrying.iter(state)
-        except BaseException as raised:
-            if raised is exc:  # tenacity re-raised the failure: it gives up
-                return None
-            raise
-        if isinstance(action, tenacity.DoSleep):
-            state.prepare_for_next_attempt()
-            return float(action)
-        return None  # pragma: no cover - a failed outcome always sleeps or gives up
+        self.failure = exc
+        if not self._tenacity_retry(state):  # pragma: no cover - failed() checked it
+            return None
+        state.upcoming_sleep = self._tenacity_wait(state)
+        if self._tenacity_stop(state):
+            return None
+        delay = state.upcoming_sleep
+        state.prepare_for_next_attempt()
+        return delay
 
     # tenacity strategies: pure functions of the run's state
 
@@ -249,6 +258,18 @@ class _Run:
         deadline = self.retry.deadline
         if deadline is not None and self.elapsed() + retry_state.upcoming_sleep > deadline:
             self.why = "deadline"
+            return True
+        budget = self.policy._budget
+        if budget is not None and self.category is Category.RETRYABLE and not budget.try_retry():
+            self.why = "budget"
+            exc = self.failure
+            events.retry_budget_exhausted(
+                self.policy.name,
+                self.attempts,
+                self.category.value,
+                exc or RuntimeError("retry budget exhausted"),
+                budget.spec.ratio,
+            )
             return True
         return False
 
@@ -274,7 +295,7 @@ class _Run:
                 f"policy {name!r} gave up after {self.attempts} {plural} in {elapsed:.1f} s"
                 f" ({self.why})"
             )
-            if self.why in ("attempts", "deadline") and (
+            if self.why in ("attempts", "deadline", "budget", "circuit opened") and (
                 self.policy.retry is not None or self.category is Category.QUEUE
             ):
                 events.retry_gave_up(
@@ -305,13 +326,15 @@ def _fallback_failed(fallback_exc: BaseException, exc: BaseException) -> None:
 
 def _sync_wrapper(policy: Policy, fn: Callable[P, T]) -> Callable[P, T]:
     circuit = policy._circuit
+    count = policy._budget.request if policy._budget is not None else None
 
     if circuit is None:
-
         # The failure path runs after the except block, not in it: otherwise the exception
         # that finally propagates would carry the first failure as its __context__.
         @functools.wraps(fn)
         def plain(*args: P.args, **kwargs: P.kwargs) -> T:
+            if count is not None:
+                count()
             try:
                 return fn(*args, **kwargs)
             except Exception as exc:  # noqa: BLE001 - classified, then retried or re-raised
@@ -321,25 +344,32 @@ def _sync_wrapper(policy: Policy, fn: Callable[P, T]) -> Callable[P, T]:
         return plain
 
     enter, success, cancel = circuit.enter, circuit.success, circuit.cancel
+    refuse = policy.fallback is None  # a refused call then ends there, as _sync_retry would
 
     @functools.wraps(fn)
     def guarded(*args: P.args, **kwargs: P.kwargs) -> T:
-        try:
-            trial = enter()
-        except CircuitOpenError as exc:
-            failure: Exception = exc
-            trial = False
+        if count is not None:
+            count()
+        if refuse:
+            trial = enter()  # a refusal propagates as it is: there is no fallback to try
         else:
+            refused: CircuitOpenError | None = None
             try:
-                result = fn(*args, **kwargs)
-            except Exception as exc:  # noqa: BLE001 - classified, then retried or re-raised
-                failure = exc
-            except BaseException:
-                cancel(trial)
-                raise
-            else:
-                success(trial)
-                return result
+                trial = enter()
+            except CircuitOpenError as exc:
+                refused = exc
+            if refused is not None:
+                return _sync_retry(policy, fn, args, kwargs, refused, trial=False)
+        try:
+            result = fn(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - classified, then retried or re-raised
+            failure = exc
+        except BaseException:
+            cancel(trial)
+            raise
+        else:
+            success(trial)
+            return result
         return _sync_retry(policy, fn, args, kwargs, failure, trial)
 
     return guarded
@@ -422,16 +452,27 @@ async def _attempt_async(
         raise AttemptTimeout(msg) from exc
 
 
+def _remote(policy: Policy) -> bool:
+    """Whether a call's bookkeeping may block on Redis: async callers then offload it."""
+    circuit, budget = policy._circuit, policy._budget
+    return (circuit is not None and circuit.remote) or (budget is not None and budget.remote)
+
+
 def _async_wrapper(policy: Policy, fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
     circuit = policy._circuit
     timeout = policy.retry.attempt_timeout if policy.retry is not None else None
+    count = policy._budget.request if policy._budget is not None else None
+    remote = circuit is not None and circuit.remote
+    refuse = policy.fallback is None  # a refused call then ends there, as _async_retry would
 
     @functools.wraps(fn)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        if count is not None:
+            count()
         trial = False
         try:
             if circuit is not None:
-                trial = circuit.enter()
+                trial = await circuit.aenter() if remote else circuit.enter()
             if timeout is None:
                 result = await fn(*args, **kwargs)
             else:
@@ -440,15 +481,24 @@ def _async_wrapper(policy: Policy, fn: Callable[P, Awaitable[T]]) -> Callable[P,
             failure = exc
         except BaseException:
             if circuit is not None:
-                circuit.cancel(trial)
+                await circuit.acancel(trial) if remote else circuit.cancel(trial)
             raise
         else:
             if circuit is not None:
-                circuit.success(trial)
+                await circuit.asuccess(trial) if remote else circuit.success(trial)
             return result
+        if refuse and isinstance(failure, CircuitOpenError):
+            raise failure
         return await _async_retry(policy, fn, args, kwargs, failure, trial, timeout)
 
     return wrapper
+
+
+async def _failed_async(run: _Run, exc: BaseException, trial: bool, offload: bool) -> float | None:
+    timed_out = isinstance(exc, AttemptTimeout)
+    if offload:  # the breaker or budget talks to Redis: keep the event loop free
+        return await asyncio.to_thread(run.failed, exc, trial, timed_out)
+    return run.failed(exc, trial, timed_out=timed_out)
 
 
 async def _async_retry(
@@ -462,8 +512,10 @@ async def _async_retry(
 ) -> T:
     run = _Run(policy)
     circuit = policy._circuit
+    offload = _remote(policy)
+    remote = circuit is not None and circuit.remote
     while True:
-        delay = run.failed(exc, trial, timed_out=isinstance(exc, AttemptTimeout))
+        delay = await _failed_async(run, exc, trial, offload)
         if delay is None:
             fallback = run.give_up(exc)
             if fallback is None:
@@ -483,7 +535,7 @@ async def _async_retry(
         trial = False
         try:
             if circuit is not None:
-                trial = circuit.enter()
+                trial = await circuit.aenter() if remote else circuit.enter()
             result = await _attempt_async(fn, args, kwargs, timeout, policy.name)
         except Exception as failure:  # noqa: BLE001 - classified, then retried or re-raised
             if isinstance(failure, CircuitOpenError) and failure.__context__ is None:
@@ -492,10 +544,10 @@ async def _async_retry(
             continue
         except BaseException:
             if circuit is not None:
-                circuit.cancel(trial)
+                await circuit.acancel(trial) if remote else circuit.cancel(trial)
             raise
         if circuit is not None:
-            circuit.success(trial)
+            await circuit.asuccess(trial) if remote else circuit.success(trial)
         return result
 
 
@@ -538,6 +590,10 @@ class Guard:
             circuit.cancel(self._trial)
 
     async def __aenter__(self) -> Guard:
+        circuit = self._policy._circuit
+        if circuit is not None and circuit.remote:
+            self._trial = await circuit.aenter()
+            return self
         return self.__enter__()
 
     async def __aexit__(
@@ -546,7 +602,10 @@ class Guard:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.__exit__(exc_type, exc, tb)
+        if _remote(self._policy):
+            await asyncio.to_thread(self.__exit__, exc_type, exc, tb)
+        else:
+            self.__exit__(exc_type, exc, tb)
 
 
 class Attempt:
@@ -595,6 +654,10 @@ class Attempt:
         return True
 
     async def __aenter__(self) -> Attempt:
+        circuit = self._run.policy._circuit
+        if circuit is not None and circuit.remote:
+            self._trial = await circuit.aenter()
+            return self
         return self.__enter__()
 
     async def __aexit__(
@@ -603,6 +666,8 @@ class Attempt:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool:
+        if _remote(self._run.policy):
+            return await asyncio.to_thread(self.__exit__, exc_type, exc, tb)
         return self.__exit__(exc_type, exc, tb)
 
 
@@ -618,6 +683,8 @@ class Attempts:
         self._policy = policy
 
     def __iter__(self) -> Iterator[Attempt]:
+        if self._policy._budget is not None:
+            self._policy._budget.request()
         run = _Run(self._policy)
         number = 0
         while True:
@@ -631,6 +698,8 @@ class Attempts:
                 time.sleep(pause)
 
     async def __aiter__(self) -> AsyncIterator[Attempt]:
+        if self._policy._budget is not None:
+            self._policy._budget.request()
         run = _Run(self._policy)
         number = 0
         while True:

@@ -8,6 +8,7 @@ from typing import Any, Literal, get_args
 
 from resilience._validate import check_choice, check_int, check_seconds
 from resilience.backoff import Backoff
+from resilience.budget import Budget
 
 __all__ = ["Queue", "QueueAction", "Retry"]
 
@@ -33,6 +34,8 @@ class Retry:
             cancelled and treated as a retryable ``TimeoutError``. Sync code sets its client's
             own timeouts. ``None``: no timeout.
         backoff: The waits between attempts.
+        budget: A :class:`Budget` capping retries at a share of the policy's recent calls;
+            when it is spent the policy gives up as when attempts run out. ``None``: no cap.
 
     Raises:
         TypeError: an argument has the wrong type.
@@ -43,6 +46,7 @@ class Retry:
     deadline: float | None = None
     attempt_timeout: float | None = None
     backoff: Backoff = field(default_factory=Backoff)
+    budget: Budget | None = None
 
     def __post_init__(self) -> None:
         check_int(self.attempts, "Retry.attempts")
@@ -51,10 +55,13 @@ class Retry:
             self.attempt_timeout, "Retry.attempt_timeout", allow_zero=False, allow_none=True
         )
         _check_backoff(self.backoff, "Retry.backoff")
+        if self.budget is not None and not isinstance(self.budget, Budget):
+            msg = f"Retry.budget must be a Budget or None (got {type(self.budget).__name__})"
+            raise TypeError(msg)
         object.__setattr__(self, "deadline", deadline)
         object.__setattr__(self, "attempt_timeout", timeout)
 
-    def replace(self, **changes: int | float | timedelta | Backoff | None) -> Retry:
+    def replace(self, **changes: int | float | timedelta | Backoff | Budget | None) -> Retry:
         """A copy with some fields changed (and checked again)."""
         return replace(self, **changes)  # type: ignore[arg-type]
 

@@ -48,13 +48,13 @@ async def test_the_happy_path_builds_no_tenacity_machinery(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     built: list[object] = []
-    original = tenacity.Retrying.__init__
+    original = tenacity.RetryCallState.__init__
 
-    def spy(self: tenacity.Retrying, *args: Any, **kwargs: Any) -> None:
+    def spy(self: tenacity.RetryCallState, *args: Any, **kwargs: Any) -> None:
         built.append(self)
         original(self, *args, **kwargs)
 
-    monkeypatch.setattr(tenacity.Retrying, "__init__", spy)
+    monkeypatch.setattr(tenacity.RetryCallState, "__init__", spy)
     policy = make(retry=Retry(attempts=3, backoff=FAST), breaker=Breaker())
     for _ in range(100):
         assert await policy.acall(Script().acall) == "ok"

@@ -459,7 +459,7 @@ def test_a_default_that_clashes_with_a_policy_value_points_at_the_value() -> Non
             "policies.iot-publish.retry.atempts",
             8,
             "unknown key 'atempts'; did you mean 'attempts'? "
-            "Allowed keys: attempts, deadline, attempt_timeout, backoff",
+            "Allowed keys: attempts, deadline, attempt_timeout, backoff, budget",
         ),
         (
             "policies:",
@@ -554,7 +554,8 @@ def test_a_misspelt_choice_gets_a_hint(old: str, new: str, path: str, line: int,
             "version: 1\npolicies:\n  a: {retry: [1]}\n",
             "policies.a.retry",
             3,
-            "expected a mapping with the keys attempts, deadline, attempt_timeout, backoff; "
+            "expected a mapping with the keys attempts, deadline, attempt_timeout, backoff, "
+            "budget; "
             "got [1] (a list)",
         ),
         (

@@ -243,7 +243,7 @@ def test_schema_prints_the_json_schema(run: Callable[..., tuple[int, str, str]])
     assert schema["required"] == ["version", "policies"]
     assert schema["additionalProperties"] is False
     retry = schema["$defs"]["RetrySection"]["properties"]
-    assert set(retry) == {"attempts", "deadline", "attempt_timeout", "backoff"}
+    assert set(retry) == {"attempts", "deadline", "attempt_timeout", "backoff", "budget"}
     assert retry["attempts"] == {
         "default": 3,
         "description": "Calls in all, the first included: 1 never retries.",

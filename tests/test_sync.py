@@ -45,13 +45,13 @@ def test_a_call_that_succeeds_returns_its_value_and_logs_nothing(events: list[An
 
 def test_the_happy_path_builds_no_tenacity_machinery(monkeypatch: pytest.MonkeyPatch) -> None:
     built: list[object] = []
-    original = tenacity.Retrying.__init__
+    original = tenacity.RetryCallState.__init__
 
-    def spy(self: tenacity.Retrying, *args: Any, **kwargs: Any) -> None:
+    def spy(self: tenacity.RetryCallState, *args: Any, **kwargs: Any) -> None:
         built.append(self)
         original(self, *args, **kwargs)
 
-    monkeypatch.setattr(tenacity.Retrying, "__init__", spy)
+    monkeypatch.setattr(tenacity.RetryCallState, "__init__", spy)
     policy = make(retry=Retry(attempts=3, backoff=FAST), breaker=Breaker())
     for _ in range(100):
         assert policy.call(Script()) == "ok"
@@ -269,13 +269,21 @@ def test_non_retryable_failures_count_as_successes_for_the_breaker() -> None:
     assert policy.breaker_state == "closed"
 
 
-def test_every_attempt_passes_the_breaker(no_wait: None) -> None:
+def test_every_attempt_passes_the_breaker(no_wait: None, events: list[Any]) -> None:
     policy = make(retry=Retry(attempts=10, backoff=FAST), breaker=Breaker(fail_max=3))
-    script = Script(*[Flaky() for _ in range(10)])
-    with pytest.raises(CircuitOpenError) as caught:
+    tripping = Flaky("third")
+    script = Script(Flaky(), Flaky(), tripping, *[Flaky() for _ in range(7)])
+    with pytest.raises(Flaky) as caught:
         policy.call(script)
-    assert len(script.calls) == 3  # the fourth attempt is refused, and never retried
-    assert isinstance(caught.value.__context__, Flaky)
+    # the third attempt trips the breaker: it fails with its own exception, and the policy
+    # stops there rather than sleep only to be refused
+    assert caught.value is tripping
+    assert len(script.calls) == 3
+    assert caught.value.__notes__[0].endswith("(circuit opened)")
+    assert len(named(events, "retry.scheduled")) == 2
+    with pytest.raises(CircuitOpenError):
+        policy.call(script)
+    assert len(script.calls) == 3
 
 
 def test_an_open_circuit_always_goes_to_the_fallback() -> None:

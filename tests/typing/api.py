@@ -53,3 +53,13 @@ def named(x: int) -> str:
 
 
 assert_type(named(1), str)
+
+# A fleet: breaker state in Redis, a retry budget (building them talks to no server).
+storage = resilience.RedisStorage(url="redis://localhost:6379/0", namespace="app")
+fleet = Policy(
+    "fleet",
+    retry=Retry(budget=resilience.Budget(ratio=0.1, min_per_second=1.0, storage=storage)),
+    breaker=Breaker(storage=storage),
+)
+assert_type(fleet.retry, Retry | None)
+assert_type(resilience.Budget().ratio, float)

@@ -1,0 +1,53 @@
+"""Fixtures of the fleet tests: private redis-servers, stopped after each test."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from resilience.testing import no_wait
+
+from .redis_server import RedisServer, find_redis_server
+
+
+@pytest.fixture(name="redis_binary", scope="session")
+def _redis_binary() -> str:
+    return find_redis_server()
+
+
+@pytest.fixture(name="make_redis")
+def _make_redis(redis_binary: str, tmp_path: Path) -> Iterator[Callable[..., RedisServer]]:
+    """Build (not start) redis-servers for the test; every one is killed afterwards."""
+    servers: list[RedisServer] = []
+
+    def make(password: str | None = None) -> RedisServer:
+        directory = tmp_path / f"redis-{len(servers)}"
+        directory.mkdir()
+        server = RedisServer(redis_binary, directory, password)
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture(name="redis_server")
+def _redis_server(make_redis: Callable[..., RedisServer]) -> RedisServer:
+    """A running redis-server on a free port of 127.0.0.1."""
+    return make_redis().start()
+
+
+@pytest.fixture(name="namespace")
+def _namespace() -> str:
+    return f"test-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(name="no_wait")
+def _no_wait() -> Iterator[None]:
+    """Policies skip their sleeps, keeping their attempt counts."""
+    with no_wait():
+        yield

@@ -1,0 +1,349 @@
+"""Redis trouble never fails a call: an in-process breaker takes over, and Redis comes back."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from freezegun import freeze_time
+
+from resilience import Breaker, CircuitOpenError, Policy, RedisStorage
+from resilience.breaker import Circuit
+from resilience.storage import mask_url
+from tests.helpers import CLASSIFIER, Flaky, Script, named
+
+from .redis_server import RedisServer, free_port
+
+
+def policy_on(url: str, namespace: str, name: str = "svc", **storage: Any) -> Policy:
+    spec = RedisStorage(url=url, namespace=namespace, **storage)
+    return Policy(
+        name,
+        breaker=Breaker(fail_max=2, reset_timeout=30.0, storage=spec),
+        classifier=CLASSIFIER,
+    )
+
+
+def trip(policy: Policy) -> None:
+    for _ in range(2):
+        with pytest.raises(Flaky):
+            policy.call(Script(Flaky("down")))
+
+
+@pytest.fixture(name="blackhole")
+def _blackhole() -> Iterator[str]:
+    """A redis:// URL whose server accepts connections and never answers."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(16)
+        yield f"redis://127.0.0.1:{sock.getsockname()[1]}/0"
+
+
+def test_unreachable_at_start_calls_go_on_with_a_local_breaker(
+    namespace: str, events: list[dict[str, Any]]
+) -> None:
+    url = f"redis://:hunter2@127.0.0.1:{free_port()}/0"
+    policy = policy_on(url, namespace)
+    assert events == []  # building the policy does not talk to Redis
+    assert policy.call(Script()) == "ok"
+    (warning,) = named(events, "breaker.storage_unavailable")
+    assert warning["policy"] == "svc"
+    assert warning["component"] == "breaker"
+    assert warning["storage"] == f"redis://:***@127.0.0.1:{url.rsplit(':', 1)[1]}"
+    assert warning["error"] == "ConnectionError"
+    assert warning["log_level"] == "warning"
+    trip(policy)  # the local breaker protects the service meanwhile
+    with pytest.raises(CircuitOpenError):
+        policy.call(Script())
+    assert policy.breaker_state == "open"
+    assert len(named(events, "breaker.storage_unavailable")) == 1
+    assert "hunter2" not in repr(events)
+
+
+def test_killed_mid_run_then_restarted_redis_is_used_again(
+    redis_server: RedisServer, namespace: str, events: list[dict[str, Any]]
+) -> None:
+    with freeze_time("2030-01-01") as frozen:
+        policy = policy_on(redis_server.url, namespace, reconnect_interval=5.0)
+        assert policy.call(Script()) == "ok"
+        assert redis_server.client().get(f"{namespace}:svc:pybreaker:state") == b"closed"
+
+        redis_server.stop()
+        assert policy.call(Script()) == "ok"
+        assert [e["event"] for e in events] == ["breaker.storage_unavailable"]
+        trip(policy)
+        assert policy.breaker_state == "open"  # in process
+
+        redis_server.start()  # empty: nothing survived the kill
+        frozen.tick(timedelta(seconds=4))
+        with pytest.raises(CircuitOpenError):
+            policy.call(Script())  # still local: Redis is not tried before 5 s
+        assert redis_server.client().keys("*") == []
+
+        frozen.tick(timedelta(seconds=1.5))
+        assert policy.call(Script()) == "ok"  # Redis again, and its state (fresh: closed)
+        assert redis_server.client().get(f"{namespace}:svc:pybreaker:state") == b"closed"
+        assert named(events, "breaker.storage_restored") == [
+            {
+                "event": "breaker.storage_restored",
+                "policy": "svc",
+                "component": "breaker",
+                "storage": redis_server.url,
+                "log_level": "info",
+            }
+        ]
+        trip(policy)
+        assert redis_server.client().get(f"{namespace}:svc:pybreaker:state") == b"open"
+
+
+def test_reconnects_are_tried_at_most_once_per_interval(
+    redis_server: RedisServer, namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with freeze_time("2030-01-01") as frozen:
+        policies = [policy_on(redis_server.url, namespace, f"p{i}") for i in range(3)]
+        for policy in policies:
+            assert policy.call(Script()) == "ok"
+        link = RedisStorage(url=redis_server.url, namespace=namespace).link()
+        pings: list[int] = []
+        real_ping = link.client.ping
+
+        def ping() -> object:
+            pings.append(1)
+            return real_ping()
+
+        monkeypatch.setattr(link.client, "ping", ping)
+        redis_server.stop()
+        for _ in range(20):
+            for policy in policies:
+                assert policy.call(Script()) == "ok"
+        assert pings == []
+        frozen.tick(timedelta(seconds=5.1))
+        for _ in range(20):
+            for policy in policies:
+                assert policy.call(Script()) == "ok"
+        assert pings == [1]  # one probe for every policy of the process
+
+
+def test_a_storage_value_shares_one_link_per_process(namespace: str) -> None:
+    one = RedisStorage(url="redis://127.0.0.1:1/0", namespace=namespace)
+    two = RedisStorage(url="redis://127.0.0.1:1/0", namespace=namespace)
+    assert one.link() is two.link()
+    assert one.link() is not one.__class__(url="redis://127.0.0.1:2/0").link()
+
+
+def test_trials_go_on_locally_while_redis_is_down(
+    redis_server: RedisServer, namespace: str
+) -> None:
+    with freeze_time("2030-01-01") as frozen:
+        policy = policy_on(redis_server.url, namespace, reconnect_interval=3600.0)
+        redis_server.stop()
+        trip(policy)
+        frozen.tick(timedelta(seconds=31))
+        with policy.guard(), pytest.raises(CircuitOpenError):
+            policy.call(Script())
+        assert policy.breaker_state == "closed"
+
+
+def test_the_password_never_shows(
+    make_redis: Callable[..., RedisServer], namespace: str, events: list[dict[str, Any]]
+) -> None:
+    server = make_redis(password="s3cr3t-Pa55").start()
+    policy = policy_on(server.url, namespace)
+    assert policy.call(Script()) == "ok"
+    assert "s3cr3t-Pa55" not in repr(policy)
+    assert "s3cr3t-Pa55" not in repr(policy.breaker)
+    server.stop()
+    assert policy.call(Script()) == "ok"
+    wrong = policy_on(server.url.replace("s3cr3t-Pa55", "s3cr3t-Wrong"), namespace, "other")
+    server.start()
+    assert wrong.call(Script()) == "ok"  # refused by Redis: local breaker
+    (first, second) = named(events, "breaker.storage_unavailable")
+    assert first["storage"] == f"redis://:***@127.0.0.1:{server.port}/0"
+    assert second["error"] == "AuthenticationError"
+    assert "s3cr3t" not in repr(events)
+
+
+def test_redis_error_messages_are_scrubbed(
+    redis_server: RedisServer, namespace: str, events: list[dict[str, Any]]
+) -> None:
+    import redis
+
+    url = redis_server.url.replace("redis://", "redis://admin:pa%40ss@")
+    storage = RedisStorage(url=url, namespace=namespace)
+
+    def boom(*args: Any, **kwargs: Any) -> Any:
+        msg = f"Error connecting to {url}: password pa@ss rejected (pa%40ss)"
+        raise redis.ConnectionError(msg)
+
+    link = storage.link()
+    link.client.execute_command = boom  # every command of this client
+    policy = Policy("svc", breaker=Breaker(storage=storage))
+    assert policy.call(Script()) == "ok"
+    (warning,) = named(events, "breaker.storage_unavailable")
+    assert "pa@ss" not in warning["error_message"]
+    assert "pa%40ss" not in warning["error_message"]
+    assert "redis://admin:***@127.0.0.1" in warning["error_message"]
+
+
+def test_storage_errors_never_show_the_password() -> None:
+    with pytest.raises(ValueError, match="must be a redis:// URL") as no_scheme:
+        RedisStorage(url="admin:s3cret@localhost:6379")
+    assert "s3cret" not in str(no_scheme.value)
+    with pytest.raises(ValueError, match="malformed") as bad_port:
+        RedisStorage(url="redis://:s3cret@localhost:notaport/0").link()
+    assert "s3cret" not in str(bad_port.value)
+    assert "s3cret" not in repr(RedisStorage(url="redis://:s3cret@h/0"))
+    with pytest.raises(ValueError, match=r"RedisStorage\.timeout must be > 0"):
+        RedisStorage(url="redis://h/0", timeout=0)
+    with pytest.raises(TypeError, match="reconnect_interval"):
+        RedisStorage(url="redis://h/0", reconnect_interval="5")  # type: ignore[arg-type]
+
+
+async def test_the_event_loop_keeps_ticking_while_redis_is_slow(
+    redis_server: RedisServer, namespace: str
+) -> None:
+    policy = policy_on(redis_server.url, namespace, timeout=5.0)
+    script = Script()
+    assert await policy.acall(script.acall) == "ok"
+    redis_server.client().client_pause(100)  # every command of other clients waits 100 ms
+    beats: list[float] = []
+
+    async def heartbeat() -> None:
+        while True:
+            beats.append(time.perf_counter())
+            await asyncio.sleep(0.001)
+
+    beating = asyncio.create_task(heartbeat())
+    await asyncio.sleep(0)
+    start = time.perf_counter()
+    assert await policy.acall(script.acall) == "ok"
+    took = time.perf_counter() - start
+    beating.cancel()
+    assert took >= 0.08  # the call did wait on Redis ...
+    assert sum(start <= b <= start + took for b in beats) >= 20  # ... the loop did not
+    assert max(b - a for a, b in itertools.pairwise(beats)) < 0.05
+
+
+async def test_the_event_loop_keeps_ticking_while_redis_is_unreachable(
+    blackhole: str, namespace: str, events: list[dict[str, Any]]
+) -> None:
+    policy = policy_on(blackhole, namespace, timeout=0.1)
+    beats: list[float] = []
+
+    async def heartbeat() -> None:
+        while True:
+            beats.append(time.perf_counter())
+            await asyncio.sleep(0.001)
+
+    beating = asyncio.create_task(heartbeat())
+    await asyncio.sleep(0)
+    start = time.perf_counter()
+    assert await policy.acall(Script().acall) == "ok"
+    took = time.perf_counter() - start
+    beating.cancel()
+    assert took >= 0.08
+    assert sum(start <= b <= start + took for b in beats) >= 20
+    assert [e["event"] for e in events] == ["breaker.storage_unavailable"]
+    assert events[0]["error"] == "TimeoutError"
+    start = time.perf_counter()
+    assert await policy.acall(Script().acall) == "ok"  # in process now: no waiting
+    assert time.perf_counter() - start < 0.05
+
+
+async def test_async_calls_survive_redis_killed_mid_run(
+    redis_server: RedisServer, namespace: str, events: list[dict[str, Any]]
+) -> None:
+    policy = policy_on(redis_server.url, namespace)
+    assert await policy.acall(Script().acall) == "ok"
+    redis_server.stop()
+    for _ in range(2):
+        with pytest.raises(Flaky):
+            await policy.acall(Script(Flaky("down")).acall)
+    with pytest.raises(CircuitOpenError):
+        await policy.acall(Script().acall)
+    assert len(named(events, "breaker.storage_unavailable")) == 1
+
+
+async def test_a_cancelled_caller_gives_its_trial_back(
+    redis_server: RedisServer, namespace: str
+) -> None:
+    with freeze_time("2030-01-01", real_asyncio=True) as frozen:
+        policy = policy_on(redis_server.url, namespace)
+        trip(policy)
+        frozen.tick(timedelta(seconds=31))
+        started = asyncio.Event()
+
+        async def slow() -> str:
+            started.set()
+            await asyncio.sleep(10)
+            return "late"
+
+        task = asyncio.create_task(policy.acall(slow))
+        await started.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert redis_server.client().keys(f"{namespace}:svc:trial:*") == []
+        assert await policy.acall(Script().acall) == "ok"
+        assert policy.breaker_state == "closed"
+
+
+async def test_a_caller_cancelled_while_being_admitted_gives_the_trial_back(
+    redis_server: RedisServer, namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with freeze_time("2030-01-01", real_asyncio=True) as frozen:
+        policy = policy_on(redis_server.url, namespace)
+        trip(policy)
+        frozen.tick(timedelta(seconds=31))
+        entered, gate, admitted = threading.Event(), threading.Event(), threading.Event()
+        real_enter = Circuit.enter
+
+        def slow_enter(self: Circuit) -> bool:
+            entered.set()
+            gate.wait(5)
+            trial = real_enter(self)
+            admitted.set()
+            return trial
+
+        monkeypatch.setattr(Circuit, "enter", slow_enter)
+        task = asyncio.create_task(policy.acall(Script().acall))
+        while not entered.is_set():
+            await asyncio.sleep(0.001)
+        task.cancel()
+        gate.set()  # the worker thread admits the trial after its caller is gone
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        while not admitted.is_set():
+            await asyncio.sleep(0.001)
+        client = redis_server.client()
+        for _ in range(1000):
+            if not client.keys(f"{namespace}:svc:trial:*"):
+                break
+            await asyncio.sleep(0.001)
+        assert client.keys(f"{namespace}:svc:trial:*") == []
+        monkeypatch.undo()
+        assert await policy.acall(Script().acall) == "ok"
+        assert policy.breaker_state == "closed"
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("redis://:pw@h:6379/0", "redis://:***@h:6379/0"),
+        ("redis://user:pw@h/0", "redis://user:***@h/0"),
+        ("rediss://user:p@ss/w@h/0", "rediss://user:***@h/0"),
+        ("unix://:pw@/tmp/redis.sock?db=0", "unix://:***@/tmp/redis.sock?db=0"),
+        ("redis://h/0?password=pw&db=1", "redis://h/0?password=***&db=1"),
+        ("redis://h:6379/0", "redis://h:6379/0"),
+        ("failed: redis://u:pw@h/0 refused", "failed: redis://u:***@h/0 refused"),
+    ],
+)
+def test_mask_url(text: str, masked: str) -> None:
+    assert mask_url(text) == masked

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import errno as _errno
+import re
 import socket as _socket
 import threading
 from collections.abc import Callable, Hashable, Iterable, Mapping
@@ -187,12 +188,30 @@ def _mqtt_key(exc: BaseException) -> MemoKey:
     return kind, rc if kind is int else rc.value
 
 
+_ENGINEIO_STATUS = re.compile(r"\bstatus code (\d{3})\b")
+
+
+def _engineio(exc: BaseException) -> Extracted:
+    # engineio puts a refused handshake's status in its message (polling), or raises while
+    # handling the HTTP client's own error, which carries it (WebSocket).
+    message = exc.args[0] if exc.args and isinstance(exc.args[0], str) else ""
+    found = _ENGINEIO_STATUS.search(message)
+    if found:
+        return (), int(found.group(1))
+    status = http_status(exc)
+    cause = exc.__cause__ or exc.__context__
+    if status is None and cause is not None:
+        status = http_status(cause)
+    return (), status
+
+
 #: Family roots, by qualified name: the first one in a type's MRO says how to read its code.
 _EXTRACTORS: dict[str, Extractor] = {
     "botocore.exceptions.ClientError": _aws,
     "aiomqtt.exceptions.MqttCodeError": _mqtt,
     "socket.gaierror": _gai,
     "urllib.error.HTTPError": _generic,
+    "engineio.exceptions.ConnectionError": _engineio,
     "builtins.OSError": _errno_of,
 }
 

@@ -61,3 +61,43 @@ def test_a_real_client_connecting_to_nothing_is_retryable() -> None:
     with pytest.raises(ex.ConnectionError) as raised:
         client.connect(f"http://127.0.0.1:{port}", transports=["polling"])
     assert classify(raised.value) is R
+
+
+@pytest.mark.parametrize(
+    ("status", "category"),
+    [
+        (401, Category.AUTH),
+        (403, Category.AUTH),
+        (429, Category.RETRYABLE),
+        (400, Category.PERMANENT),
+        (503, Category.RETRYABLE),
+        (501, Category.PERMANENT),
+    ],
+)
+def test_a_refused_handshake_is_decided_by_its_status(status: int, category: Category) -> None:
+    # what engineio.Client.connect raises on the polling transport when the server says no
+    refused = engineio.exceptions.ConnectionError(
+        f"Unexpected status code {status} in server response", {"message": "no"}
+    )
+    verdict = explain(refused)
+    assert verdict.category is category
+    assert verdict.catalog == "engineio"
+    assert "status=" in verdict.rule
+
+
+def test_a_websocket_refusal_is_read_from_the_error_it_replaced() -> None:
+    class Refused(Exception):
+        status = 401
+
+    try:
+        try:
+            raise Refused("handshake failed")
+        except Refused:
+            raise engineio.exceptions.ConnectionError("Connection error") from None
+    except engineio.exceptions.ConnectionError as exc:
+        error = exc
+    assert classify(error) is Category.AUTH
+
+
+def test_a_connection_error_without_a_status_stays_retryable() -> None:
+    assert classify(ex.ConnectionError("Connection refused by the server")) is Category.RETRYABLE

@@ -1,18 +1,22 @@
 """python-engineio: ``engineio.exceptions``.
 
 engineio's ``ConnectionError`` is its own class (an ``EngineIOError``), not Python's, so the
-built-in rows would never see it. The package does not re-export these classes: import them
-from ``engineio.exceptions``.
+built-in rows would never see it. A refused handshake arrives as that ``ConnectionError`` with
+the HTTP status only in its message ("Unexpected status code 401 in server response") or, on
+the WebSocket transport, on the HTTP client's exception it replaced; the classifier reads it
+from either, so the status rows below decide a refusal. The package does not re-export these
+classes: import them from ``engineio.exceptions``.
 """
 
 from __future__ import annotations
 
-from resilience.catalogs import Catalog, by_class
+from resilience.catalogs import Catalog, by_class, by_status
 from resilience.categories import Category
 
 R, A, Q, P = Category.RETRYABLE, Category.AUTH, Category.QUEUE, Category.PERMANENT
 
 _X = "engineio.exceptions."
+_CONN = _X + "ConnectionError"
 
 CATALOG = Catalog(
     "engineio",
@@ -28,6 +32,17 @@ CATALOG = Catalog(
             R,
             "the connection failed or was refused, or the server answered unexpectedly",
         ),
+        by_status(
+            _X + "ConnectionError", 401, A, "the server refused the handshake: unauthenticated"
+        ),
+        by_status(_CONN, 403, A, "the server refused the handshake: forbidden"),
+        by_status(_CONN, 408, R, "the handshake request timed out"),
+        by_status(_CONN, 429, R, "too many handshakes: throttled"),
+        by_status(_CONN, "4xx", P, "the server refused the handshake request"),
+        by_status(
+            _X + "ConnectionError", "5xx", R, "the server failed the handshake; it may recover"
+        ),
+        by_status(_CONN, 501, P, "not implemented: it never will be"),
         by_class(_X + "SocketIsClosedError", R, "the socket closed; reconnect and send again"),
         by_class(
             _X + "QueueEmpty",

@@ -88,12 +88,13 @@ def test_sync_refused_handshake_is_auth_and_tried_once(
     assert (rejected.status_code, rejected.body) == (401, "Unauthorized")
     assert eio.classifier().classify(rejected) is Category.AUTH
     assert eio.classifier().explain(rejected).rule.endswith("HandshakeRejected status=401")
-    # What engineio raised itself: one class for "down" and "refused"; the catalog can only
-    # call it retryable, hence HandshakeRejected.
+    # What engineio raised itself: one class for "down" and "refused", the status only in its
+    # message; the default classifier reads it there too, so any policy gets this right.
     original = rejected.__cause__
     assert type(original) is engineio.exceptions.ConnectionError
     assert eio.handshake_status(original) == 401
-    assert explain(original).rule == "engineio.exceptions.ConnectionError"
+    assert explain(original).rule == "engineio.exceptions.ConnectionError status=401"
+    assert explain(original).category is Category.AUTH
     assert wsgi_server.handshakes == 1
     assert hooks.named("retry.scheduled") == []
 

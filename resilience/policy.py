@@ -197,7 +197,7 @@ class _Run:
         self.category = category
         if circuit is not None:
             circuit.failure(category, trial)
-            if circuit.state == "open" and self.may_retry(category):
+            if circuit.state == "open" and self.may_retry(category) and not self._last(category):
                 # This attempt tripped the breaker (or another caller did): the next attempt
                 # would only be refused, so stop here with this failure, not after a sleep.
                 self.why = "circuit opened"
@@ -208,6 +208,11 @@ class _Run:
         if category in self.counts:
             self.counts[category] += 1
         return self._ask_tenacity(exc)
+
+    def _last(self, category: Category) -> bool:
+        """Whether this was the last attempt the policy allows for ``category`` anyway."""
+        limit = self.queue.attempts if category is Category.QUEUE else self.retry.attempts
+        return self.attempts >= limit
 
     def _why_not(self, category: Category) -> str:
         if category is Category.RETRYABLE:

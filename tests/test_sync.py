@@ -480,3 +480,11 @@ def test_the_failure_that_propagates_is_not_chained_to_the_first_one(no_wait: No
         make(retry=Retry(attempts=2, backoff=FAST)).call(Script(first, last))
     assert caught.value is last
     assert caught.value.__context__ is None
+
+
+def test_a_last_attempt_that_trips_the_breaker_reports_the_attempts(no_wait: None) -> None:
+    policy = make(retry=Retry(attempts=3, backoff=FAST), breaker=Breaker(fail_max=3))
+    with pytest.raises(Flaky) as caught:
+        policy.call(Script(Flaky(), Flaky(), Flaky()))
+    assert caught.value.__notes__[0].endswith("(attempts)")
+    assert policy.breaker_state == "open"

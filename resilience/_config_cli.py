@@ -40,9 +40,13 @@ def _backoff(backoff: Backoff) -> str:
 
 def _load(source: str) -> PolicySet:
     # Fallbacks are imported as the application would import them: from the current
-    # directory too, as `python -m` does (console scripts leave it off sys.path).
+    # directory too, as `python -m` does (console scripts leave it off sys.path), and from
+    # the file's own directory, since a policy file lives next to the service it configures.
     if "" not in sys.path and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
+    beside = str(Path(source).resolve().parent)
+    if beside not in sys.path:
+        sys.path.append(beside)
     # offline: checking a file must not need (or touch) the Redis it names.
     return load(Path(source), offline=True)
 

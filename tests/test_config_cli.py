@@ -100,6 +100,20 @@ def test_check_of_the_example_file(
     assert set(rows(out)) >= {"greengrass-discovery", "mqtt-publish", "aws-api", "devops-agent"}
 
 
+def test_check_imports_fallbacks_from_beside_the_file(
+    run: Callable[..., tuple[int, str, str]],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.chdir(tmp_path)  # somewhere else: the file's own directory is searched too
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(EXAMPLES))])
+    for name in [m for m in sys.modules if m == "myapp" or m.startswith("myapp.")]:
+        monkeypatch.delitem(sys.modules, name)
+    status, out, err = run("check", str(EXAMPLES / "policies.yaml"))
+    assert (status, err) == (0, "")
+    assert "myapp.fallbacks:connect_direct" in out
+
+
 def test_check_reports_a_mistake_on_one_line_and_fails(
     run: Callable[..., tuple[int, str, str]], tmp_path: Path
 ) -> None:

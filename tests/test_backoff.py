@@ -111,3 +111,28 @@ def test_replace_checks_again() -> None:
     assert backoff.replace(jitter="equal").jitter == "equal"
     with pytest.raises(ValueError, match="jitter"):
         backoff.replace(jitter="wobbly")
+
+
+@pytest.mark.parametrize("jitter", JITTERS)
+def test_a_backoff_is_a_tenacity_wait(jitter: str) -> None:
+    import tenacity
+
+    slept: list[float] = []
+    backoff = Backoff(initial=0.5, maximum=4.0, jitter=jitter)  # type: ignore[arg-type]
+    retrying = tenacity.Retrying(
+        wait=backoff.wait(),
+        stop=tenacity.stop_after_attempt(6),
+        sleep=slept.append,
+        reraise=True,
+    )
+    with pytest.raises(ConnectionError):
+        retrying(lambda: (_ for _ in ()).throw(ConnectionError("down")))
+    assert len(slept) == 5
+    assert all(0 <= s <= 4.0 for s in slept)
+    if jitter == "none":
+        assert slept == [0.5, 1.0, 2.0, 4.0, 4.0]
+    if jitter == "decorrelated":  # each wait grows from the one before, as tenacity can't
+        previous = 0.5
+        for s in slept:
+            assert 0.5 <= s <= min(4.0, previous * 3)
+            previous = s

@@ -209,10 +209,13 @@ class _Run:
             self.counts[category] += 1
         return self._ask_tenacity(exc)
 
+    def _limit(self, category: Category) -> int:
+        """Calls in all the policy allows for failures of ``category``."""
+        return self.queue.attempts if category is Category.QUEUE else self.retry.attempts
+
     def _last(self, category: Category) -> bool:
         """Whether this was the last attempt the policy allows for ``category`` anyway."""
-        limit = self.queue.attempts if category is Category.QUEUE else self.retry.attempts
-        return self.attempts >= limit
+        return self.attempts >= self._limit(category)
 
     def _why_not(self, category: Category) -> str:
         if category is Category.RETRYABLE:
@@ -226,16 +229,14 @@ class _Run:
         # tenacity's decision for a failed attempt, in Retrying.iter's order (retry?, wait,
         # stop?) and on its RetryCallState, but without iter's machinery (action lists and
         # thread-local lookups) or an outcome Future (a lock and a condition per attempt):
-        # together they cost more than the rest of a retry. The strategies read the failure
-        # from the run.
+        # together they cost more than the rest of a retry. "retry?" is may_retry(), which
+        # failed() has asked before calling here; the strategies read the failure from the run.
         state = self.retry_state
         if state is None:
             state = tenacity.RetryCallState(_RETRYING, fn=None, args=(), kwargs={})
             self.retry_state = state
         state.attempt_number = self.attempts
         self.failure = exc
-        if not self._tenacity_retry(state):  # pragma: no cover - failed() checked it
-            return None
         state.upcoming_sleep = self._tenacity_wait(state)
         if self._tenacity_stop(state):
             return None
@@ -245,9 +246,6 @@ class _Run:
 
     # tenacity strategies: pure functions of the run's state
 
-    def _tenacity_retry(self, retry_state: tenacity.RetryCallState) -> bool:
-        return self.may_retry(self.category)
-
     def _tenacity_wait(self, retry_state: tenacity.RetryCallState) -> float:
         category = self.category
         backoff = self.queue.backoff if category is Category.QUEUE else self.retry.backoff
@@ -256,8 +254,7 @@ class _Run:
         return delay
 
     def _tenacity_stop(self, retry_state: tenacity.RetryCallState) -> bool:
-        limit = self.queue.attempts if self.category is Category.QUEUE else self.retry.attempts
-        if retry_state.attempt_number >= limit:
+        if retry_state.attempt_number >= self._limit(self.category):
             self.why = "attempts"
             return True
         deadline = self.retry.deadline

@@ -6,7 +6,7 @@ import math
 from datetime import timedelta
 from typing import Any
 
-__all__ = ["check_choice", "check_int", "check_seconds", "seconds"]
+__all__ = ["check_choice", "check_int", "check_number", "check_seconds", "seconds"]
 
 
 def seconds(value: float | timedelta) -> float:
@@ -69,3 +69,20 @@ def check_choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
         msg = f"{name} must be one of {allowed} (got {value!r})"
         raise ValueError(msg)
     return value
+
+
+def check_number(value: Any, name: str) -> float:
+    """Check a finite number (not a bool) and return it as a float.
+
+    Raises:
+        TypeError: not a number.
+        ValueError: NaN or infinite.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        msg = f"{name} must be a number (got {value!r})"
+        raise TypeError(msg)
+    number = float(value)
+    if not math.isfinite(number):
+        msg = f"{name} must be a finite number (got {value!r})"
+        raise ValueError(msg)
+    return number

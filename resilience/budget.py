@@ -26,14 +26,14 @@ counts (the event is ``breaker.storage_unavailable``: it is the breakers' storag
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from resilience._validate import check_seconds
+from resilience._validate import check_number, check_seconds
+from resilience.storage import redis_errors
 
 if TYPE_CHECKING:
     from resilience.storage import RedisStorage, _Link
@@ -106,11 +106,11 @@ class Budget:
     storage: RedisStorage | None = None
 
     def __post_init__(self) -> None:
-        ratio = _check_number(self.ratio, "Budget.ratio")
+        ratio = check_number(self.ratio, "Budget.ratio")
         if not 0.0 <= ratio <= 1.0:
             msg = f"Budget.ratio must be from 0 to 1, a share of calls (got {self.ratio!r})"
             raise ValueError(msg)
-        minimum = _check_number(self.min_per_second, "Budget.min_per_second")
+        minimum = check_number(self.min_per_second, "Budget.min_per_second")
         if minimum < 0:
             msg = f"Budget.min_per_second must be >= 0 (got {self.min_per_second!r})"
             raise ValueError(msg)
@@ -136,23 +136,6 @@ class Budget:
         if self.storage is None:
             return BudgetState(self, policy)
         return _SharedBudgetState(self, policy, self.storage.link())
-
-
-def _check_number(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        msg = f"{name} must be a number (got {value!r})"
-        raise TypeError(msg)
-    number = float(value)
-    if not math.isfinite(number):
-        msg = f"{name} must be a finite number (got {value!r})"
-        raise ValueError(msg)
-    return number
-
-
-def _remote_budget_errors() -> tuple[type[BaseException], ...]:
-    import redis  # noqa: PLC0415 - optional dependency
-
-    return (redis.RedisError, OSError)
 
 
 class BudgetState:
@@ -256,7 +239,7 @@ class _SharedBudgetState(BudgetState):
         self._flushed_epochs = [-1] * _BUCKETS
         self._decide = link.client.register_script(_DECIDE)
         self._add = link.client.register_script(_ADD)
-        self._errors = _remote_budget_errors()
+        self._errors = redis_errors()
 
     def needs_io(self) -> bool:
         return self._link.pending()

@@ -165,7 +165,8 @@ class _Down(Exception):
         self.error = error
 
 
-def _redis_errors() -> tuple[type[BaseException], ...]:
+def redis_errors() -> tuple[type[BaseException], ...]:
+    """What a failing Redis raises: redis-py's errors and the socket's own."""
     import redis  # noqa: PLC0415 - optional dependency
 
     return (redis.RedisError, OSError)
@@ -178,7 +179,7 @@ class _Client:
 
     def __init__(self, client: Any) -> None:
         self._redis = client
-        self._errors = _redis_errors()
+        self._errors = redis_errors()
 
     def _call(self, method: str, *args: Any) -> Any:
         try:
@@ -282,7 +283,7 @@ class _FleetStorage(pybreaker.CircuitBreakerStorage):
         self._local = pybreaker.CircuitMemoryStorage(pybreaker.STATE_CLOSED)
         self._generation = link.generation
         self._token = uuid.uuid4().hex
-        self._errors = _redis_errors()
+        self._errors = redis_errors()
         self._client = _Client(link.client)
         self._acquire = link.client.register_script(_ACQUIRE)
         self._release = link.client.register_script(_RELEASE)

@@ -1,4 +1,4 @@
-"""Exponential backoff with jitter, as tenacity wait objects, and schedule previews.
+"""Exponential backoff with jitter, and schedule previews.
 
 The four jitter strategies are the formulas of the AWS Architecture Blog article "Exponential
 Backoff And Jitter". For retry ``k = 1, 2, ...``::
@@ -14,21 +14,22 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from tenacity.wait import wait_base
-
-from resilience._validate import check_choice, check_seconds
+from resilience._spec import SpecValueError, check_fields, checked
 
 if TYPE_CHECKING:
     from tenacity import RetryCallState
+    from tenacity.wait import wait_base
 
-__all__ = ["Backoff", "BackoffWait", "Jitter"]
+__all__ = ["JITTERS", "Backoff", "Jitter"]
 
 Jitter = Literal["none", "full", "equal", "decorrelated"]
 JITTERS: tuple[str, ...] = get_args(Jitter)
+
+_RANDOM = random.Random()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -46,30 +47,40 @@ class Backoff:
         ValueError: an argument is out of range; the message says what is allowed.
     """
 
-    initial: float = 0.1
-    maximum: float = 20.0
-    multiplier: float = 2.0
-    jitter: Jitter = "full"
+    initial: float = field(
+        default=0.1,
+        metadata=checked("seconds", "Seconds before the first retry (the base delay).", minimum=0),
+    )
+    maximum: float = field(
+        default=20.0,
+        metadata=checked(
+            "seconds", "No wait is longer than this many seconds.", minimum=0, exclusive=True
+        ),
+    )
+    multiplier: float = field(
+        default=2.0,
+        metadata=checked(
+            "number",
+            "Growth of the base delay per retry.",
+            minimum=1,
+            phrase="a finite number >= 1",
+        ),
+    )
+    jitter: Jitter = field(
+        default="full",
+        metadata=checked(
+            "choice",
+            "none: the base delay; full: uniform(0, base); equal: base/2 + uniform(0, base/2); "
+            "decorrelated: min(maximum, uniform(initial, previous * 3)).",
+            choices=JITTERS,
+        ),
+    )
 
     def __post_init__(self) -> None:
-        initial = check_seconds(self.initial, "Backoff.initial")
-        maximum = check_seconds(self.maximum, "Backoff.maximum", allow_zero=False)
-        assert initial is not None
-        assert maximum is not None
-        if maximum < initial:
-            msg = f"Backoff.maximum must be >= Backoff.initial (got {maximum} < {initial})"
-            raise ValueError(msg)
-        multiplier: Any = self.multiplier
-        if isinstance(multiplier, bool) or not isinstance(multiplier, int | float):
-            msg = f"Backoff.multiplier must be a number >= 1 (got {multiplier!r})"
-            raise TypeError(msg)
-        if not (math.isfinite(multiplier) and multiplier >= 1):
-            msg = f"Backoff.multiplier must be a finite number >= 1 (got {multiplier!r})"
-            raise ValueError(msg)
-        check_choice(self.jitter, "Backoff.jitter", JITTERS)
-        object.__setattr__(self, "initial", initial)
-        object.__setattr__(self, "maximum", maximum)
-        object.__setattr__(self, "multiplier", float(multiplier))
+        check_fields(self)
+        if self.maximum < self.initial:
+            detail = f"must be >= Backoff.initial (got {self.maximum} < {self.initial})"
+            raise SpecValueError("Backoff", "maximum", detail)
 
     def replace(self, **changes: float | timedelta | str) -> Backoff:
         """A copy with some fields changed (and checked again)."""
@@ -117,6 +128,13 @@ class Backoff:
             return base / 2 + uniform(0.0, base / 2)
         return base
 
+    def longest(self, retry: int, previous: float | None = None) -> float:
+        """The longest the delay before retry number ``retry`` can be."""
+        if self.jitter == "decorrelated":
+            last = self.initial if previous is None else previous
+            return min(self.maximum, max(self.initial, last * 3))
+        return self.base(retry)
+
     def schedule(self, n: int, rng: random.Random | None = None) -> list[float]:
         """A sample of the first ``n`` delays, for previews and tests."""
         delays: list[float] = []
@@ -126,26 +144,35 @@ class Backoff:
             delays.append(previous)
         return delays
 
-    def wait(self) -> BackoffWait:
-        """A fresh tenacity wait object following this backoff (one per retry sequence)."""
-        return BackoffWait(self)
+    def wait(self) -> wait_base:
+        """A fresh tenacity wait object following this backoff, decorrelated jitter included
+        (it remembers the previous delay: one per retry sequence)::
+
+            tenacity.Retrying(wait=Backoff(jitter="decorrelated").wait())
+        """
+        wait: wait_base = _wait_class()(self)
+        return wait
 
 
-_RANDOM = random.Random()
+_WAIT: list[type[Any]] = []
 
 
-class BackoffWait(wait_base):
-    """A tenacity wait that follows a :class:`Backoff`, decorrelated jitter included.
+def _wait_class() -> type[Any]:
+    """The tenacity wait class, defined at first use: tenacity is imported only then."""
+    if not _WAIT:
+        from tenacity.wait import wait_base  # noqa: PLC0415 - only for tenacity users
 
-    It remembers the previous delay, so use one per retry sequence:
-    ``tenacity.Retrying(wait=Backoff(jitter="decorrelated").wait())``.
-    """
+        class BackoffWait(wait_base):
+            """A tenacity wait that follows a :class:`Backoff`."""
 
-    def __init__(self, backoff: Backoff) -> None:
-        self.backoff = backoff
-        self.previous: float | None = None
+            def __init__(self, backoff: Backoff) -> None:
+                self.backoff = backoff
+                self.previous: float | None = None
 
-    def __call__(self, retry_state: RetryCallState) -> float:
-        delay = self.backoff.delay(retry_state.attempt_number, self.previous)
-        self.previous = delay
-        return delay
+            def __call__(self, retry_state: RetryCallState) -> float:
+                delay = self.backoff.delay(retry_state.attempt_number, self.previous)
+                self.previous = delay
+                return delay
+
+        _WAIT.append(BackoffWait)
+    return _WAIT[0]

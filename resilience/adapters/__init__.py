@@ -1,0 +1,1 @@
+"""Interop with the libraries teams already use: tenacity and pybreaker."""

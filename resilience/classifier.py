@@ -462,6 +462,14 @@ class Classifier:
                 plan.memo[plan.key(exc)] = category  # an unusual value is never remembered
         return category
 
+    def assess(self, exc: BaseException) -> tuple[Category, float | None, bool]:
+        """(category, server hint in seconds or ``None``, whether a rule decided) of ``exc``.
+
+        The third is ``False`` when no rule knows ``exc`` and the category is the default.
+        """
+        verdict = self.explain(exc)
+        return verdict.category, None, verdict is not self._default
+
     def explain(self, exc: BaseException) -> Verdict:
         """Return the category of ``exc`` with the rule that decided it and why."""
         kind = type(exc)

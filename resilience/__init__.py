@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from resilience.backoff import Backoff
-from resilience.breaker import Breaker
-from resilience.budget import Budget
 from resilience.categories import Category
 from resilience.classifier import Classifier, Verdict, classify, explain
 from resilience.config import PolicySet, configure, load_policies, policy
+from resilience.elements.backoff import Backoff
+from resilience.elements.breaker import Breaker, Circuit
+from resilience.elements.budget import Budget
+from resilience.elements.fallback import Fallback
+from resilience.elements.retry import Queue, Retry
+from resilience.elements.timeout import AttemptTimeout
+from resilience.engine.forms import Attempt
+from resilience.engine.policy import Policy
 from resilience.errors import CircuitOpenError, ConfigError, ResilienceError
-from resilience.fallback import Fallback
-from resilience.policy import Attempt, AttemptTimeout, Policy
-from resilience.retry import Queue, Retry
-from resilience.storage import RedisStorage
+from resilience.stores.redis import RedisStorage
 
 __all__ = [
     "Attempt",
@@ -21,6 +23,7 @@ __all__ = [
     "Breaker",
     "Budget",
     "Category",
+    "Circuit",
     "CircuitOpenError",
     "Classifier",
     "ConfigError",

@@ -6,10 +6,13 @@
     └── ResilienceError
         ├── ConfigError            a policy file or rule is wrong (names file, line, key path)
         └── CircuitOpenError       also a pybreaker.CircuitBreakerError: a call was refused
-                                   because the circuit is open; never retried
+                                   because the circuit is open; never retried by the policy
+                                   that refused it, always handed to its fallback
 
 Failures of the functions a policy wraps are never wrapped: when retries run out, the original
-exception propagates with a note saying which policy gave up, after how many attempts.
+exception propagates with a note saying which policy gave up, after how many attempts. (An
+attempt that runs longer than ``Retry.attempt_timeout`` fails with ``AttemptTimeout``, a
+``TimeoutError``, see :mod:`resilience.elements.timeout`.)
 """
 
 from __future__ import annotations
@@ -59,18 +62,17 @@ class ConfigError(ResilienceError):
 
 class CircuitOpenError(ResilienceError, pybreaker.CircuitBreakerError):
     """A call was refused because the policy's circuit is open (or its half-open trial
-    calls are all in flight). Never retried; always handed to the fallback when there is one.
+    calls are all in flight). Never retried by that policy; always handed to its fallback
+    when there is one.
+
+    Built as ``CircuitOpenError(policy, remaining)``; both stay in ``args`` alone, and the
+    message is written when read: during an outage every call is refused, and an instance
+    dict or a formatted float would cost more than the rest of the refusal.
 
     Attributes:
         policy: The name of the policy whose circuit refused the call.
         remaining: Seconds until the circuit half-opens (0 while half-open).
     """
-
-    def __init__(self, policy: str, remaining: float) -> None:
-        # Kept in ``args`` alone, and the message written when read: during an outage every
-        # call is refused, and an instance dict and a formatted float would cost more than
-        # the rest of the refusal.
-        super().__init__(policy, remaining if remaining > 0 else 0.0)
 
     @property
     def policy(self) -> str:
@@ -80,7 +82,7 @@ class CircuitOpenError(ResilienceError, pybreaker.CircuitBreakerError):
     @property
     def remaining(self) -> float:
         """Seconds until the circuit half-opens (0 while half-open)."""
-        return cast(float, self.args[1])
+        return max(0.0, cast(float, self.args[1]))
 
     def __str__(self) -> str:
         if self.remaining > 0:
@@ -89,6 +91,3 @@ class CircuitOpenError(ResilienceError, pybreaker.CircuitBreakerError):
                 f"it half-opens in {self.remaining:.1f} s"
             )
         return f"circuit of policy {self.policy!r} is half-open and its trial calls are in flight"
-
-    def __reduce__(self) -> tuple[type[CircuitOpenError], tuple[str, float]]:
-        return (type(self), (self.policy, self.remaining))

@@ -29,11 +29,11 @@ from typing import Any
 
 import aiomqtt
 
-from resilience.backoff import Backoff
 from resilience.categories import Category
 from resilience.classifier import Classifier, default_classifier
-from resilience.policy import Policy
-from resilience.retry import Retry
+from resilience.elements.backoff import Backoff
+from resilience.elements.retry import Retry
+from resilience.engine.policy import Policy
 
 __all__ = ["DEFAULT_POLICY", "OnConnect", "ReconnectingClient", "connect"]
 

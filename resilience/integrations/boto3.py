@@ -25,9 +25,9 @@ from typing import Any
 
 from botocore.config import Config
 
-from resilience.backoff import Backoff
-from resilience.policy import Policy
-from resilience.retry import Retry
+from resilience.elements.backoff import Backoff
+from resilience.elements.retry import Retry
+from resilience.engine.policy import Policy
 
 __all__ = [
     "DEFAULT_POLICY",

@@ -30,11 +30,11 @@ from typing import Any
 
 import engineio.exceptions
 
-from resilience.backoff import Backoff
 from resilience.categories import Category
 from resilience.classifier import Classifier, RuleSpec, qualified_name
-from resilience.policy import Policy
-from resilience.retry import Retry
+from resilience.elements.backoff import Backoff
+from resilience.elements.retry import Retry
+from resilience.engine.policy import Policy
 
 __all__ = [
     "DEFAULT_POLICY",

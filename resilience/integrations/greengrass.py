@@ -57,11 +57,10 @@ from AWSIoTPythonSDK.core.greengrass.discovery.providers import DiscoveryInfoPro
 from AWSIoTPythonSDK.exception.AWSIoTExceptions import DiscoveryFailure
 from AWSIoTPythonSDK.MQTTLib import AWSIoTMQTTClient
 
-from resilience import events
-from resilience.backoff import Backoff
 from resilience.classifier import default_classifier
-from resilience.policy import Policy
-from resilience.retry import Retry
+from resilience.elements.backoff import Backoff
+from resilience.elements.retry import Retry
+from resilience.engine.policy import Policy
 
 __all__ = [
     "Connection",
@@ -402,7 +401,8 @@ def connect(
 
     last = failures[-1]
     category = (discovery.classifier or default_classifier()).classify(last)
-    events.fallback_used(discovery.name, category.value, last)
+    # The direct endpoint is this function's fallback: its policy's listeners hear of it.
+    discovery._pipeline.observer.fallback(category, last)
     try:
         client = (direct_policy or DIRECT_POLICY).call(
             _connect_once,

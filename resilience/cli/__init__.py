@@ -13,34 +13,13 @@ from collections.abc import Callable, Sequence
 
 from resilience.catalogs import BUILTIN, Catalog, load, load_all
 from resilience.classifier import default_classifier
+from resilience.cli import policy_file
+from resilience.cli.common import EXIT_ERROR, EXIT_OK, EXIT_USAGE, CommandError, format_table
 from resilience.errors import ResilienceError
 
 __all__ = ["main"]
 
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_USAGE = 2
-
 Handler = Callable[[argparse.Namespace], int]
-
-
-class CommandError(ResilienceError):
-    """A command can't do what was asked; its message is printed as is."""
-
-    def __init__(self, message: str, code: int = EXIT_ERROR) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """A plain text table, columns padded to their widest cell."""
-    cells = [[str(h) for h in headers], *([str(c) for c in row] for row in rows)]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    lines = [
-        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
 
 
 # --- catalog ---------------------------------------------------------------------------------
@@ -152,36 +131,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--status", type=_status, help="an HTTP status, e.g. 503")
     p.set_defaults(handler=cmd_explain)
 
-    # check, schedule, schema: defined with the policy files they read; imported here, not at
-    # the top, because that module builds on this one.
-    from resilience._config_cli import add_commands  # noqa: PLC0415
+    policy_file.add_commands(sub)
 
-    add_commands(sub)
-    for register in _EXTRA_COMMANDS:
-        register(sub)
-    return parser
-
-
-#: Commands defined next to the features they show (config, demo); each adds its subparser.
-_EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction[_Parser]], None]] = []
-
-
-def _add_demo(sub: argparse._SubParsersAction[_Parser]) -> None:
     p = sub.add_parser("demo", help="run the showcase against a flaky HTTP service on 127.0.0.1")
     p.add_argument(
         "--speed", type=float, default=1.0, metavar="FACTOR", help="divide every wait by FACTOR"
     )
     p.set_defaults(handler=_cmd_demo)
+    return parser
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    """Play the built-in showcase (see resilience/demo.py)."""
-    from resilience import demo  # noqa: PLC0415 - lazy, so `import resilience` stays fast
+    """Play the built-in showcase (see resilience/cli/demo.py)."""
+    from resilience.cli import demo  # noqa: PLC0415 - the demo's server, on demand
 
     return demo.main(speed=args.speed)
-
-
-_EXTRA_COMMANDS.append(_add_demo)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,8 +1,8 @@
 """Testing support: make policies skip their sleeps, keeping their attempt counts.
 
 ``resilience.testing.no_wait()`` is a context manager (``with`` and ``async with``). The pytest
-plugin ``resilience._pytest_plugin``, registered through the ``pytest11`` entry point so it is
-there as soon as `resilience` is installed, offers a fixture of the same name::
+plugin :mod:`resilience.testing.pytest_plugin`, registered through the ``pytest11`` entry
+point so it is there as soon as `resilience` is installed, offers a fixture of the same name::
 
     def test_gives_up(no_wait):
         ...  # every policy retries at once

@@ -12,13 +12,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from resilience.categories import Category
-from resilience.cli import EXIT_OK, EXIT_USAGE, CommandError, format_table
-from resilience.config import ENV_VAR, PolicySet, load
-from resilience.storage import mask_url
+from resilience.cli.common import EXIT_OK, EXIT_USAGE, CommandError, format_table
+from resilience.config.loading import load
+from resilience.config.process import ENV_VAR
+from resilience.config.sets import PolicySet
+from resilience.stores.redis import mask_url
 
 if TYPE_CHECKING:
-    from resilience.backoff import Backoff
-    from resilience.policy import Policy
+    from resilience.elements.backoff import Backoff
+    from resilience.engine.policy import Policy
 
 __all__ = ["add_commands"]
 
@@ -109,12 +111,9 @@ def cmd_check(args: argparse.Namespace) -> int:
 def _maxima(backoff: Backoff, retries: int) -> list[float]:
     """The longest each wait can be, up to the point where they stop changing."""
     maxima: list[float] = []
-    previous = backoff.initial
+    previous: float | None = None
     for retry in range(1, retries + 1):
-        if backoff.jitter == "decorrelated":
-            longest = min(backoff.maximum, max(backoff.initial, previous * 3))
-        else:
-            longest = backoff.base(retry)
+        longest = backoff.longest(retry, previous)
         if maxima and longest == maxima[-1]:
             break  # every later wait has this same bound
         maxima.append(longest)
@@ -215,7 +214,7 @@ def _samples(text: str) -> int:
 
 def cmd_schema(args: argparse.Namespace) -> int:
     """Print the JSON Schema of a policy file."""
-    from resilience._config_schema import json_schema  # noqa: PLC0415 - pydantic, on demand
+    from resilience.config.schema import json_schema  # noqa: PLC0415 - on demand
 
     print(json.dumps(json_schema(), indent=2))
     return EXIT_OK

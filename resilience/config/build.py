@@ -1,20 +1,22 @@
 """Building a PolicySet from a parsed policy file, through the spec constructors.
 
-After the structure check (``_config_schema``), each policy body is deep-merged over
+After the structure check (:mod:`.schema`), each policy body is deep-merged over
 ``defaults`` and handed to ``Backoff``, ``Retry``, ``Queue``, ``Breaker``, ``Fallback``,
-``RedisStorage`` and the classifier's rule check, the constructors Python users call. Their
-``TypeError`` and ``ValueError`` messages name the spec and field (``Retry.attempts must be
->= 1 (got 0)``); here they become :class:`ConfigError` at the key path and line of that field.
+``RedisStorage`` and the classifier's rule check: the constructors Python users call. Their
+errors (:class:`~resilience._spec.SpecError`) name the spec and the field at fault as
+attributes; here they become :class:`ConfigError` at the key path and line of that field.
 """
 
 from __future__ import annotations
 
 import importlib
-import re
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from resilience._config_yaml import (
+from resilience._spec import SpecError
+from resilience.categories import Category
+from resilience.classifier import Classifier, rule_entries
+from resilience.config.reader import (
     Document,
     KeyPath,
     describe,
@@ -23,32 +25,22 @@ from resilience._config_yaml import (
     suggest,
     unknown_key,
 )
-from resilience.backoff import JITTERS, Backoff
-from resilience.breaker import Breaker
-from resilience.budget import Budget
-from resilience.categories import Category
-from resilience.classifier import Classifier, rule_entries
-from resilience.config import PolicySet
+from resilience.config.schema import REFERENCE
+from resilience.config.sets import PolicySet
+from resilience.elements.backoff import Backoff
+from resilience.elements.breaker import Breaker
+from resilience.elements.budget import Budget
+from resilience.elements.fallback import Fallback
+from resilience.elements.retry import Queue, Retry
+from resilience.engine.policy import Policy
 from resilience.errors import ConfigError
-from resilience.fallback import Fallback
-from resilience.policy import Policy
-from resilience.retry import QUEUE_ACTIONS, Queue, Retry
-from resilience.storage import RedisStorage
+from resilience.stores.redis import RedisStorage
 
-__all__ = ["REFERENCE", "build", "check_version"]
+__all__ = ["build", "check_version", "import_reference"]
 
 T = TypeVar("T")
 
-#: A fallback: ``module:function`` (or ``package.module:Class.method``).
-REFERENCE = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
-#: "Backoff.initial must be ..." / "Fallback.on: expected ...": the spec and field at fault.
-_SPEC_MESSAGE = re.compile(r"(?P<owner>\w+)\.(?P<field>\w+)(?::\s*|\s+)(?P<rest>.+)", re.S)
 _CATEGORIES = [c.value for c in Category]
-_CHOICES: dict[str, list[str]] = {
-    "jitter": list(JITTERS),
-    "action": list(QUEUE_ACTIONS),
-    "on": _CATEGORIES,
-}
 
 
 def check_version(document: Document) -> None:
@@ -113,10 +105,9 @@ class _Builder:
         for name, body in self.data["policies"].items():
             self.body = ("policies", name)
             parts = self._parts(_merge(defaults, body or {}), breaker_storage)
-            try:
-                policies[name] = Policy(name, classifier=classifier, **parts)
-            except (TypeError, ValueError) as exc:
-                raise self._spec_error(exc, "Policy", (), {"name": ()}) from exc
+            policies[name] = self._spec(
+                Policy, {"name": name, "classifier": classifier, **parts}, (), {"name": ()}
+            )
         self.body = ()
         return PolicySet(
             policies, classifier=classifier, breaker_storage=storage, source=self.document.source
@@ -133,38 +124,30 @@ class _Builder:
     # -- specs ---------------------------------------------------------------------------------
 
     def _spec_error(
-        self, exc: Exception, owner: str, rel: KeyPath, fields: Mapping[str, KeyPath]
+        self, exc: SpecError, rel: KeyPath, renames: Mapping[str, KeyPath]
     ) -> ConfigError:
-        text = str(exc)
-        match = _SPEC_MESSAGE.fullmatch(text)
-        if match is None or match["owner"] != owner:
-            return self._fail(rel, text)
-        field = match["field"]
-        at = fields.get(field, (*rel, field))
-        message = match["rest"]
-        found = lookup(self.data, self.body + at)[1]
-        choices = _CHOICES.get(str(at[-1])) if at else None
-        items = found if isinstance(found, list) else [found]
-        if choices is not None:
-            hint = next((h for item in items if (h := _hint(item, choices))), "")
-            message += hint
+        at = renames.get(exc.field, (*rel, exc.field))
+        message = exc.detail
+        if exc.choices:
+            found = lookup(self.data, self.body + at)[1]
+            items = found if isinstance(found, list) else [found]
+            message += next((h for item in items if (h := _hint(item, list(exc.choices)))), "")
         return self._fail(at, message)
 
     def _spec(
         self,
         factory: Callable[..., T],
-        owner: str,
         values: Mapping[str, Any],
         rel: KeyPath,
-        fields: Mapping[str, KeyPath] | None = None,
+        renames: Mapping[str, KeyPath] | None = None,
     ) -> T:
         try:
             return factory(**values)
-        except (TypeError, ValueError) as exc:
-            raise self._spec_error(exc, owner, rel, fields or {}) from exc
+        except SpecError as exc:
+            raise self._spec_error(exc, rel, renames or {}) from exc
 
     def _backoff(self, values: Mapping[str, Any], default: Backoff, rel: KeyPath) -> Backoff:
-        return self._spec(default.replace, "Backoff", values, rel)
+        return self._spec(default.replace, values, rel)
 
     def _retry(self, section: Mapping[str, Any], storage: RedisStorage | None) -> Retry:
         values = dict(section)
@@ -173,7 +156,7 @@ class _Builder:
             values["backoff"] = self._backoff(values["backoff"], default, ("retry", "backoff"))
         if values.get("budget") is not None:
             values["budget"] = self._budget(values["budget"], storage)
-        return self._spec(Retry, "Retry", values, ("retry",))
+        return self._spec(Retry, values, ("retry",))
 
     def _budget(self, section: Mapping[str, Any], storage: RedisStorage | None) -> Budget:
         """``retry.budget``; ``shared: true`` keeps it in ``breaker_storage.redis``."""
@@ -187,14 +170,14 @@ class _Builder:
             raise self._fail((*at, "shared"), msg)
         if shared:
             values["storage"] = storage  # None when checked offline: in memory
-        return self._spec(Budget, "Budget", values, at)
+        return self._spec(Budget, values, at)
 
     def _queue(self, section: Mapping[str, Any]) -> Queue:
         values = dict(section)
         if "backoff" in values:
             default = Queue().backoff
             values["backoff"] = self._backoff(values["backoff"], default, ("queue", "backoff"))
-        return self._spec(Queue, "Queue", values, ("queue",))
+        return self._spec(Queue, values, ("queue",))
 
     def _fallback(self, value: str | Mapping[str, Any]) -> Fallback:
         if isinstance(value, str):
@@ -205,34 +188,11 @@ class _Builder:
             values = _without_nulls(value)
             reference = values.pop("function", None)
             at = ("fallback", "function")
-        values["func"] = self._import(reference, at)
-        return self._spec(Fallback, "Fallback", values, ("fallback",), {"func": at})
-
-    def _import(self, reference: object, at: KeyPath) -> object:
-        if not isinstance(reference, str) or not REFERENCE.fullmatch(reference):
-            msg = f"expected a function as 'module:function', got {describe(reference)}"
-            raise self._fail(at, msg)
-        module_name, _, attribute = reference.partition(":")
         try:
-            found: object = importlib.import_module(module_name)
-        except ImportError as exc:
-            msg = f"cannot import {reference!r}: {one_line(str(exc))}"
-            raise self._fail(at, msg) from exc
-        except Exception as exc:
-            detail = one_line(f"{type(exc).__name__}: {exc}")
-            msg = f"importing {module_name!r} for the fallback failed: {detail}"
-            raise self._fail(at, msg) from exc
-        walked = module_name
-        for part in attribute.split("."):
-            if not hasattr(found, part):
-                names = [n for n in dir(found) if not n.startswith("_")]
-                hint = suggest(part, names)
-                guess = f"; did you mean {hint!r}?" if hint else ""
-                msg = f"cannot import {reference!r}: {walked} has no attribute {part!r}{guess}"
-                raise self._fail(at, msg)
-            found = getattr(found, part)
-            walked = f"{walked}.{part}"
-        return found
+            values["func"] = import_reference(reference)
+        except _ImportProblem as exc:
+            raise self._fail(at, str(exc)) from exc.__cause__
+        return self._spec(Fallback, values, ("fallback",), {"func": at})
 
     def _parts(self, merged: Mapping[str, Any], storage: RedisStorage | None) -> dict[str, Any]:
         """The specs of one policy body: retry, queue, breaker and fallback."""
@@ -243,7 +203,7 @@ class _Builder:
             parts["queue"] = self._queue(merged["queue"])
         if "breaker" in merged:
             values = {**merged["breaker"], "storage": storage}
-            parts["breaker"] = self._spec(Breaker, "Breaker", values, ("breaker",))
+            parts["breaker"] = self._spec(Breaker, values, ("breaker",))
         if "fallback" in merged:
             parts["fallback"] = self._fallback(merged["fallback"])
         return parts
@@ -255,11 +215,11 @@ class _Builder:
         if section is None:
             return None
         at = ("breaker_storage", "redis")
-        storage = self._spec(RedisStorage, "RedisStorage", _without_nulls(section["redis"]), at)
+        storage = self._spec(RedisStorage, _without_nulls(section["redis"]), at)
         try:
             storage.client()  # no connection yet: checks the URL's form and that redis is there
-        except ValueError as exc:
-            raise self._spec_error(exc, "RedisStorage", at, {}) from exc
+        except SpecError as exc:
+            raise self._spec_error(exc, at, {}) from exc
         except ImportError as exc:
             raise self.document.error(at, str(exc)) from exc
         return storage
@@ -319,3 +279,40 @@ def build(document: Document, *, offline: bool = False) -> PolicySet:
         ConfigError: a value is wrong, or a fallback can't be imported.
     """
     return _Builder(document, offline=offline).build()
+
+
+class _ImportProblem(Exception):
+    """A fallback reference that can't be imported; the message says why."""
+
+
+def import_reference(reference: object) -> Any:
+    """The object a ``module:attribute`` reference names, imported.
+
+    Raises:
+        _ImportProblem: the reference is malformed, its module fails to import, or it has no
+            such attribute (with the likely one); the import error is its ``__cause__``.
+    """
+    if not isinstance(reference, str) or not REFERENCE.fullmatch(reference):
+        msg = f"expected a function as 'module:function', got {describe(reference)}"
+        raise _ImportProblem(msg)
+    module_name, _, attribute = reference.partition(":")
+    try:
+        found: object = importlib.import_module(module_name)
+    except ImportError as exc:
+        msg = f"cannot import {reference!r}: {one_line(str(exc))}"
+        raise _ImportProblem(msg) from exc
+    except Exception as exc:
+        detail = one_line(f"{type(exc).__name__}: {exc}")
+        msg = f"importing {module_name!r} for the fallback failed: {detail}"
+        raise _ImportProblem(msg) from exc
+    walked = module_name
+    for part in attribute.split("."):
+        if not hasattr(found, part):
+            names = [n for n in dir(found) if not n.startswith("_")]
+            hint = suggest(part, names)
+            guess = f"; did you mean {hint!r}?" if hint else ""
+            msg = f"cannot import {reference!r}: {walked} has no attribute {part!r}{guess}"
+            raise _ImportProblem(msg)
+        found = getattr(found, part)
+        walked = f"{walked}.{part}"
+    return found

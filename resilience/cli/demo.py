@@ -32,14 +32,15 @@ from urllib.error import HTTPError
 
 import structlog
 
-from resilience.backoff import Backoff
-from resilience.breaker import Breaker
 from resilience.categories import Category
 from resilience.classifier import classify
+from resilience.cli.common import format_table
+from resilience.elements.backoff import Backoff
+from resilience.elements.breaker import Breaker
+from resilience.elements.fallback import Fallback
+from resilience.elements.retry import Retry
+from resilience.engine.policy import Policy
 from resilience.errors import CircuitOpenError, ResilienceError
-from resilience.fallback import Fallback
-from resilience.policy import Policy
-from resilience.retry import Retry
 
 __all__ = ["Tally", "main", "run"]
 
@@ -64,6 +65,7 @@ class Tally:
     events: Counter[str] = field(default_factory=Counter)
     transitions: list[str] = field(default_factory=lambda: ["closed"])
     answers: Counter[str] = field(default_factory=Counter)
+    refused: int = 0
     elapsed: float = 0.0
 
     def rows(self) -> list[tuple[str, object]]:
@@ -76,7 +78,7 @@ class Tally:
             ("answered by the service", self.answers["service"]),
             ("answered by the fallback (fallback.used)", self.events["fallback.used"]),
             ("failed (never retried)", self.answers["failed"]),
-            ("refused by the open circuit (breaker.rejected)", self.events["breaker.rejected"]),
+            ("refused by the open circuit (breaker.rejected)", self.refused),
             ("breaker transitions", " -> ".join(self.transitions)),
             ("total time", f"{self.elapsed:.1f} s"),
         ]
@@ -192,6 +194,8 @@ def _configure_structlog(out: TextIO, colors: bool, tally: Tally, start: float) 
     def count(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Any:
         name = event_dict.get("event", "")
         tally.events[name] += 1
+        if name == "breaker.rejected":
+            tally.refused += int(event_dict.get("rejected", 0))
         if name in transitions:
             tally.transitions.append(transitions[name])
         return event_dict
@@ -208,8 +212,7 @@ def _configure_structlog(out: TextIO, colors: bool, tally: Tally, start: float) 
             since_start,
             structlog.dev.ConsoleRenderer(colors=colors),
         ],
-        # DEBUG, so the refusals of the open circuit show (breaker.rejected is a debug event:
-        # a service at INFO would otherwise log a line per refused call during an outage).
+        # DEBUG: every event the policy logs, shown as it comes.
         wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
         logger_factory=lambda *args: _NamedLogger(out, str(args[0]) if args else "demo"),
         cache_logger_on_first_use=False,
@@ -366,7 +369,6 @@ def _ms(seconds: float) -> float:
 
 
 def _table(rows: list[tuple[str, object]]) -> str:
-    from resilience.cli import format_table  # noqa: PLC0415 - cli imports this module lazily
 
     return format_table(("what happened", "count"), rows)
 

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
-from resilience import _state, config
+from resilience import _state
+from resilience.config import process
 
 
 @pytest.fixture(autouse=True)
@@ -15,11 +16,15 @@ def _reset_process_state() -> Iterator[None]:
     yield
     while _state.skip_sleeps():
         _state.set_no_wait(False)
-    config.reset()
+    process.reset()
 
 
 @pytest.fixture(name="events")
 def _events() -> Iterator[list[dict[str, object]]]:
-    """Every structlog event logged during the test."""
+    """Every event logged during the test (capturing configures structlog, so the events go
+    through it); structlog is put back as it was, unconfigured if it was."""
+    was_configured = structlog.is_configured()
     with structlog.testing.capture_logs() as logs:
         yield logs
+    if not was_configured:
+        structlog.reset_defaults()

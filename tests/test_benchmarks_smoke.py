@@ -51,15 +51,17 @@ def test_run_measures_every_group_and_ends_with_the_ratios(
 
     assert code == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert re.fullmatch(
-        r"ratios happy_sync=\d+\.\d{3} happy_async=\d+\.\d{3} failure=\d+\.\d{3} open=\d+\.\d{3}",
-        lines[-1],
-    )
+    for line, setup in zip(lines[-2:], ("service", "default"), strict=True):
+        assert re.fullmatch(
+            rf"ratios {setup} floor_sync=\d+\.\d{{3}} floor_async=\d+\.\d{{3}} "
+            r"failure=\d+\.\d{3} open=\d+\.\d{3}",
+            line,
+        )
     data = json.loads(target.read_text())
-    assert {"happy_sync", "happy_asyncio", "failure_sync", "failure_asyncio", "open"} <= set(
-        data["groups"]
-    )
-    assert set(data["ratios"]) >= {"happy_sync", "happy_async", "failure", "open"}
+    groups = {"happy_sync", "happy_asyncio", "failure_sync", "failure_asyncio", "open"}
+    for setup in ("service", "default"):
+        assert {f"{setup}/{group}" for group in groups} <= set(data["groups"])
+        assert set(data["ratios"][setup]) >= {"floor_sync", "floor_async", "failure", "open"}
     for group in data["groups"].values():
         for stats in group["cases"].values():
             assert stats["rounds"] == 2

@@ -459,7 +459,7 @@ def test_a_default_that_clashes_with_a_policy_value_points_at_the_value() -> Non
             "policies.iot-publish.retry.atempts",
             8,
             "unknown key 'atempts'; did you mean 'attempts'? "
-            "Allowed keys: attempts, deadline, attempt_timeout, backoff, budget",
+            "Allowed keys: attempts, deadline, attempt_timeout, backoff, budget, hints, max_hint",
         ),
         (
             "policies:",
@@ -555,8 +555,7 @@ def test_a_misspelt_choice_gets_a_hint(old: str, new: str, path: str, line: int,
             "policies.a.retry",
             3,
             "expected a mapping with the keys attempts, deadline, attempt_timeout, backoff, "
-            "budget; "
-            "got [1] (a list)",
+            "budget, hints, max_hint; got [1] (a list)",
         ),
         (
             "version: 1\npolicies:\n  7: {}\n",
@@ -728,7 +727,7 @@ def test_classify_must_be_a_mapping() -> None:
         (
             "{function: myapp.fallbacks:connect_direct, on: [auht]}",
             "policies.a.fallback.on",
-            "got 'auht'; did you mean 'auth'?",
+            "(got 'auht'); did you mean 'auth'?",
         ),
         (
             "{function: myapp.fallbacks:connect_direct, on: []}",

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from resilience._config_yaml import read
 from resilience.cli import main
+from resilience.config.reader import read
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -257,7 +257,15 @@ def test_schema_prints_the_json_schema(run: Callable[..., tuple[int, str, str]])
     assert schema["required"] == ["version", "policies"]
     assert schema["additionalProperties"] is False
     retry = schema["$defs"]["RetrySection"]["properties"]
-    assert set(retry) == {"attempts", "deadline", "attempt_timeout", "backoff", "budget"}
+    assert set(retry) == {
+        "attempts",
+        "deadline",
+        "attempt_timeout",
+        "backoff",
+        "budget",
+        "hints",
+        "max_hint",
+    }
     assert retry["attempts"] == {
         "default": 3,
         "description": "Calls in all, the first included: 1 never retries.",

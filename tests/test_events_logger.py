@@ -1,4 +1,5 @@
-"""Events reuse an assembled logger only while structlog's configuration stays the same."""
+"""Where events go: structlog once the application configured it (an assembled logger reused
+only while that configuration stays the same), else the standard ``logging`` logger."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 import structlog
 from structlog.testing import capture_logs
 
-from resilience import events
+from resilience.observe import events
 
 
 @pytest.fixture(autouse=True)
@@ -44,23 +45,25 @@ def _configure(into: list[str], level: int = logging.DEBUG) -> None:
 def test_a_cached_logger_follows_every_reconfiguration() -> None:
     first: list[str] = []
     _configure(first)
-    events.breaker_closed("p")
-    events.breaker_closed("p")
+    events.emit(logging.INFO, "breaker.closed", policy="p")
+    events.emit(logging.INFO, "breaker.closed", policy="p")
     assert first == ["breaker.closed", "breaker.closed"]
 
     with capture_logs() as captured:
-        events.breaker_half_opened("p")
+        events.emit(logging.INFO, "breaker.half_opened", policy="p")
     assert [e["event"] for e in captured] == ["breaker.half_opened"]
     assert first == ["breaker.closed", "breaker.closed"]
 
-    events.breaker_closed("p")
+    events.emit(logging.INFO, "breaker.closed", policy="p")
     assert first[-1] == "breaker.closed"
     assert len(first) == 3
 
     second: list[str] = []
     _configure(second, level=logging.WARNING)
-    events.breaker_closed("p")  # info: filtered by the new wrapper class
-    events.retry_scheduled("p", 1, 0.5, "retryable", ConnectionError("reset"))
+    events.emit(
+        logging.INFO, "breaker.closed", policy="p"
+    )  # info: filtered by the new wrapper class
+    events.emit(logging.WARNING, "retry.scheduled", policy="p", attempt=1)
     assert second == ["retry.scheduled"]
     assert len(first) == 3
 
@@ -68,21 +71,26 @@ def test_a_cached_logger_follows_every_reconfiguration() -> None:
 def test_capture_logs_sees_events_logged_before_and_after() -> None:
     seen: list[str] = []
     _configure(seen)
-    events.breaker_closed("p")
+    events.emit(logging.INFO, "breaker.closed", policy="p")
     for _ in range(2):
         with capture_logs() as captured:
-            events.breaker_rejected("p", 1.23456)
+            events.rejected("p", 3)
         assert captured == [
-            {"event": "breaker.rejected", "policy": "p", "remaining": 1.235, "log_level": "debug"}
+            {"event": "breaker.rejected", "policy": "p", "rejected": 3, "log_level": "warning"}
         ]
     assert seen == ["breaker.closed"]
 
 
-def test_without_caching_every_event_uses_the_current_output(
-    capsys: pytest.CaptureFixture[str],
+def test_without_structlog_configured_events_go_to_logging(
+    caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    structlog.reset_defaults()  # prints to the sys.stdout of the moment; nothing is cached
-    events.breaker_closed("first")
-    assert "breaker.closed" in capsys.readouterr().out
-    events.breaker_closed("second")
-    assert "second" in capsys.readouterr().out
+    structlog.reset_defaults()
+    with caplog.at_level(logging.INFO, logger="resilience"):
+        events.emit(logging.INFO, "breaker.closed", policy="orders api")
+        events.emit(logging.DEBUG, "breaker.debug", policy="p")  # below the level: dropped
+    (record,) = caplog.records
+    assert record.name == "resilience"
+    assert record.levelno == logging.INFO
+    assert record.getMessage() == "breaker.closed policy='orders api'"
+    assert record.resilience == {"event": "breaker.closed", "policy": "orders api"}  # type: ignore[attr-defined]
+    assert capsys.readouterr().out == ""  # never stdout

@@ -43,7 +43,7 @@ def test_a_call_that_succeeds_returns_its_value_and_logs_nothing(events: list[An
     assert events == []
 
 
-def test_the_happy_path_builds_no_tenacity_machinery(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_call_builds_tenacity_machinery(monkeypatch: pytest.MonkeyPatch) -> None:
     built: list[object] = []
     original = tenacity.RetryCallState.__init__
 
@@ -58,7 +58,7 @@ def test_the_happy_path_builds_no_tenacity_machinery(monkeypatch: pytest.MonkeyP
     assert built == []
     with no_wait():
         assert policy.call(Script(Flaky())) == "ok"
-    assert len(built) == 1
+    assert built == []
 
 
 def test_the_decorator_keeps_name_doc_and_signature() -> None:
@@ -258,7 +258,9 @@ def test_the_breaker_opens_after_fail_max_retryable_failures(events: list[Any]) 
     assert script.calls == []
     assert 29 < refused.value.remaining <= 30
     assert refused.value.policy == "test"
-    assert named(events, "breaker.rejected")[0]["policy"] == "test"
+    assert named(events, "breaker.rejected") == []  # counted, logged when the circuit leaves open
+    assert policy.circuit is not None
+    assert policy.circuit.rejected == 1
 
 
 def test_non_retryable_failures_count_as_successes_for_the_breaker() -> None:

@@ -106,3 +106,9 @@ class RedisServer:
             self._process.kill()
             self._process.wait(timeout=10)
         self._process = None
+
+
+def state_in_redis(server: RedisServer, namespace: str, policy: str) -> str:
+    """The state of a policy's circuit as Redis holds it (a circuit never written is closed)."""
+    state = server.client().hget(f"{{{namespace}:{policy}}}:breaker", "state")
+    return "closed" if state is None else str(state.decode())

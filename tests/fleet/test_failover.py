@@ -15,11 +15,11 @@ import pytest
 from freezegun import freeze_time
 
 from resilience import Breaker, CircuitOpenError, Policy, RedisStorage
-from resilience.breaker import Circuit
-from resilience.storage import mask_url
+from resilience.elements.breaker import CircuitBreaker
+from resilience.stores.redis import mask_url
 from tests.helpers import CLASSIFIER, Flaky, Script, named
 
-from .redis_server import RedisServer, free_port
+from .redis_server import RedisServer, free_port, state_in_redis
 
 
 def policy_on(url: str, namespace: str, name: str = "svc", **storage: Any) -> Policy:
@@ -53,7 +53,7 @@ def test_unreachable_at_start_calls_go_on_with_a_local_breaker(
     policy = policy_on(url, namespace)
     assert events == []  # building the policy does not talk to Redis
     assert policy.call(Script()) == "ok"
-    (warning,) = named(events, "breaker.storage_unavailable")
+    (warning,) = named(events, "storage.unavailable")
     assert warning["policy"] == "svc"
     assert warning["component"] == "breaker"
     assert warning["storage"] == f"redis://:***@127.0.0.1:{url.rsplit(':', 1)[1]}"
@@ -63,7 +63,7 @@ def test_unreachable_at_start_calls_go_on_with_a_local_breaker(
     with pytest.raises(CircuitOpenError):
         policy.call(Script())
     assert policy.breaker_state == "open"
-    assert len(named(events, "breaker.storage_unavailable")) == 1
+    assert len(named(events, "storage.unavailable")) == 1
     assert "hunter2" not in repr(events)
 
 
@@ -73,11 +73,11 @@ def test_killed_mid_run_then_restarted_redis_is_used_again(
     with freeze_time("2030-01-01") as frozen:
         policy = policy_on(redis_server.url, namespace, reconnect_interval=5.0)
         assert policy.call(Script()) == "ok"
-        assert redis_server.client().get(f"{namespace}:svc:pybreaker:state") == b"closed"
+        assert state_in_redis(redis_server, namespace, "svc") == "closed"
 
         redis_server.stop()
         assert policy.call(Script()) == "ok"
-        assert [e["event"] for e in events] == ["breaker.storage_unavailable"]
+        assert [e["event"] for e in events] == ["storage.unavailable"]
         trip(policy)
         assert policy.breaker_state == "open"  # in process
 
@@ -89,10 +89,10 @@ def test_killed_mid_run_then_restarted_redis_is_used_again(
 
         frozen.tick(timedelta(seconds=1.5))
         assert policy.call(Script()) == "ok"  # Redis again, and its state (fresh: closed)
-        assert redis_server.client().get(f"{namespace}:svc:pybreaker:state") == b"closed"
-        assert named(events, "breaker.storage_restored") == [
+        assert state_in_redis(redis_server, namespace, "svc") == "closed"
+        assert named(events, "storage.restored") == [
             {
-                "event": "breaker.storage_restored",
+                "event": "storage.restored",
                 "policy": "svc",
                 "component": "breaker",
                 "storage": redis_server.url,
@@ -100,7 +100,7 @@ def test_killed_mid_run_then_restarted_redis_is_used_again(
             }
         ]
         trip(policy)
-        assert redis_server.client().get(f"{namespace}:svc:pybreaker:state") == b"open"
+        assert state_in_redis(redis_server, namespace, "svc") == "open"
 
 
 def test_reconnects_are_tried_at_most_once_per_interval(
@@ -111,24 +111,26 @@ def test_reconnects_are_tried_at_most_once_per_interval(
         for policy in policies:
             assert policy.call(Script()) == "ok"
         link = RedisStorage(url=redis_server.url, namespace=namespace).link()
-        pings: list[int] = []
-        real_ping = link.client.ping
+        commands: list[object] = []
+        real_command = link.client.execute_command
 
-        def ping() -> object:
-            pings.append(1)
-            return real_ping()
+        def command(*args: object, **kwargs: object) -> object:
+            commands.append(args[0])
+            return real_command(*args, **kwargs)
 
-        monkeypatch.setattr(link.client, "ping", ping)
+        monkeypatch.setattr(link.client, "execute_command", command)
         redis_server.stop()
+        assert policies[0].call(Script()) == "ok"  # Redis fails here: every policy goes local
+        assert len(commands) == 1
         for _ in range(20):
             for policy in policies:
                 assert policy.call(Script()) == "ok"
-        assert pings == []
+        assert len(commands) == 1
         frozen.tick(timedelta(seconds=5.1))
         for _ in range(20):
             for policy in policies:
                 assert policy.call(Script()) == "ok"
-        assert pings == [1]  # one probe for every policy of the process
+        assert len(commands) == 2  # one probe for every policy of the process
 
 
 def test_a_storage_value_shares_one_link_per_process(namespace: str) -> None:
@@ -164,7 +166,7 @@ def test_the_password_never_shows(
     wrong = policy_on(server.url.replace("s3cr3t-Pa55", "s3cr3t-Wrong"), namespace, "other")
     server.start()
     assert wrong.call(Script()) == "ok"  # refused by Redis: local breaker
-    (first, second) = named(events, "breaker.storage_unavailable")
+    (first, second) = named(events, "storage.unavailable")
     assert first["storage"] == f"redis://:***@127.0.0.1:{server.port}/0"
     assert second["error"] == "AuthenticationError"
     assert "s3cr3t" not in repr(events)
@@ -186,7 +188,7 @@ def test_redis_error_messages_are_scrubbed(
     link.client.execute_command = boom  # every command of this client
     policy = Policy("svc", breaker=Breaker(storage=storage))
     assert policy.call(Script()) == "ok"
-    (warning,) = named(events, "breaker.storage_unavailable")
+    (warning,) = named(events, "storage.unavailable")
     assert "pa@ss" not in warning["error_message"]
     assert "pa%40ss" not in warning["error_message"]
     assert "redis://admin:***@127.0.0.1" in warning["error_message"]
@@ -250,7 +252,7 @@ async def test_the_event_loop_keeps_ticking_while_redis_is_unreachable(
     beating.cancel()
     assert took >= 0.08
     assert sum(start <= b <= start + took for b in beats) >= 20
-    assert [e["event"] for e in events] == ["breaker.storage_unavailable"]
+    assert [e["event"] for e in events] == ["storage.unavailable"]
     assert events[0]["error"] == "TimeoutError"
     start = time.perf_counter()
     assert await policy.acall(Script().acall) == "ok"  # in process now: no waiting
@@ -268,7 +270,7 @@ async def test_async_calls_survive_redis_killed_mid_run(
             await policy.acall(Script(Flaky("down")).acall)
     with pytest.raises(CircuitOpenError):
         await policy.acall(Script().acall)
-    assert len(named(events, "breaker.storage_unavailable")) == 1
+    assert len(named(events, "storage.unavailable")) == 1
 
 
 async def test_a_cancelled_caller_gives_its_trial_back(
@@ -290,7 +292,7 @@ async def test_a_cancelled_caller_gives_its_trial_back(
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        assert redis_server.client().keys(f"{namespace}:svc:trial:*") == []
+        assert redis_server.client().keys(f"{{{namespace}:svc}}:trial:*") == []
         assert await policy.acall(Script().acall) == "ok"
         assert policy.breaker_state == "closed"
 
@@ -303,16 +305,16 @@ async def test_a_caller_cancelled_while_being_admitted_gives_the_trial_back(
         trip(policy)
         frozen.tick(timedelta(seconds=31))
         entered, gate, admitted = threading.Event(), threading.Event(), threading.Event()
-        real_enter = Circuit.enter
+        real_enter = CircuitBreaker.admit
 
-        def slow_enter(self: Circuit) -> bool:
+        def slow_enter(self: CircuitBreaker) -> bool:
             entered.set()
             gate.wait(5)
             trial = real_enter(self)
             admitted.set()
             return trial
 
-        monkeypatch.setattr(Circuit, "enter", slow_enter)
+        monkeypatch.setattr(CircuitBreaker, "admit", slow_enter)
         task = asyncio.create_task(policy.acall(Script().acall))
         while not entered.is_set():
             await asyncio.sleep(0.001)
@@ -324,10 +326,10 @@ async def test_a_caller_cancelled_while_being_admitted_gives_the_trial_back(
             await asyncio.sleep(0.001)
         client = redis_server.client()
         for _ in range(1000):
-            if not client.keys(f"{namespace}:svc:trial:*"):
+            if not client.keys(f"{{{namespace}:svc}}:trial:*"):
                 break
             await asyncio.sleep(0.001)
-        assert client.keys(f"{namespace}:svc:trial:*") == []
+        assert client.keys(f"{{{namespace}:svc}}:trial:*") == []
         monkeypatch.undo()
         assert await policy.acall(Script().acall) == "ok"
         assert policy.breaker_state == "closed"

@@ -8,11 +8,10 @@ from typing import Any
 import pytest
 from freezegun import freeze_time
 
-from resilience import Breaker, CircuitOpenError, Policy, RedisStorage
-from resilience.breaker import Circuit
+from resilience import Breaker, Circuit, CircuitOpenError, Policy, RedisStorage
 from tests.helpers import CLASSIFIER, Flaky, Script, named
 
-from .redis_server import RedisServer
+from .redis_server import RedisServer, state_in_redis
 
 
 def fleet(server: RedisServer, namespace: str, name: str = "svc", **breaker: Any) -> Policy:
@@ -23,8 +22,8 @@ def fleet(server: RedisServer, namespace: str, name: str = "svc", **breaker: Any
 
 
 def circuit(policy: Policy) -> Circuit:
-    assert policy._circuit is not None
-    return policy._circuit
+    assert policy.circuit is not None
+    return policy.circuit
 
 
 def trip(policy: Policy, times: int = 2) -> None:
@@ -38,11 +37,10 @@ def test_state_lives_in_redis_under_the_namespace_and_policy(
 ) -> None:
     policy = fleet(redis_server, namespace)
     trip(policy)
-    keys = {k.decode() for k in redis_server.client().keys(f"{namespace}:*")}
-    assert f"{namespace}:svc:pybreaker:state" in keys
-    assert redis_server.client().get(f"{namespace}:svc:pybreaker:state") == b"open"
+    keys = {k.decode() for k in redis_server.client().keys(f"{{{namespace}:*")}
+    assert f"{{{namespace}:svc}}:breaker" in keys  # one hash tag: one slot of a cluster
+    assert state_in_redis(redis_server, namespace, "svc") == "open"
     assert policy.breaker_state == "open"
-    assert circuit(policy).remote
 
 
 def test_a_circuit_tripped_by_one_worker_refuses_calls_in_the_other(
@@ -57,7 +55,8 @@ def test_a_circuit_tripped_by_one_worker_refuses_calls_in_the_other(
     assert 29 < refused.value.remaining <= 30
     assert worker_b.breaker_state == "open"
     assert len(named(events, "breaker.opened")) == 1
-    assert named(events, "breaker.rejected")[0]["policy"] == "svc"
+    assert circuit(worker_b).rejected == 1
+    assert named(events, "breaker.rejected") == []  # logged when worker B sees it close
 
 
 def test_policies_and_namespaces_are_separate_circuits(
@@ -104,9 +103,10 @@ def test_half_open_admits_one_trial_fleet_wide_and_closes_everywhere(
     assert [e["event"] for e in events if e["event"].startswith("breaker.")] == [
         "breaker.opened",
         "breaker.half_opened",
-        "breaker.rejected",
         "breaker.closed",
+        "breaker.rejected",  # worker B's refusal, logged when worker B sees the circuit closed
     ]
+    assert named(events, "breaker.rejected")[0]["rejected"] == 1
 
 
 def test_half_open_calls_limits_trials_across_workers(
@@ -144,12 +144,12 @@ def test_a_trial_lease_expires_when_its_worker_dies(
         worker_a, worker_b = fleet(redis_server, namespace), fleet(redis_server, namespace)
         trip(worker_a)
         frozen.tick(timedelta(seconds=31))
-        assert circuit(worker_a).enter() is True  # a trial that will never report back
+        worker_a.guard().__enter__()  # a trial that will never report back
         with pytest.raises(CircuitOpenError):
             worker_b.call(Script())
         # The lease lasts reset_timeout in Redis' own time; expire it as that time would.
         client = redis_server.client()
-        leases = client.keys(f"{namespace}:svc:trial:*")
+        leases = client.keys(f"{{{namespace}:svc}}:trial:*")
         assert len(leases) == 1
         assert 0 < client.pttl(leases[0]) <= 30_000
         client.delete(*leases)
@@ -165,11 +165,7 @@ def test_trials_taken_and_released_leave_no_lease(
         trip(worker)
         frozen.tick(timedelta(seconds=31))
         assert worker.call(Script()) == "ok"
-    assert redis_server.client().keys(f"{namespace}:svc:trial:*") == []
-
-
-def test_memory_storage_is_not_remote() -> None:
-    assert not circuit(Policy("local", breaker=Breaker())).remote
+    assert redis_server.client().keys(f"{{{namespace}:svc}}:trial:*") == []
 
 
 async def test_async_calls_share_the_circuit(redis_server: RedisServer, namespace: str) -> None:

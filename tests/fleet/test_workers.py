@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from .redis_server import RedisServer
+from .redis_server import RedisServer, state_in_redis
 from .workers import work
 
 WORKERS = 3
@@ -92,17 +92,17 @@ def test_half_open_trials_are_limited_fleet_wide(
         assert fleet.ask(index, "fail") == ("failed", True)
     assert fleet.ask(1, "ok") == ("refused", False)
 
-    # Move the fleet's clock: the circuit opened a minute ago (Redis stores whole seconds).
-    redis_server.client().set(f"{namespace}:fleet:pybreaker:opened_at", int(time.time()) - 60)
+    # Move the fleet's clock: the circuit opened a minute ago .
+    redis_server.client().hset(f"{{{namespace}:fleet}}:breaker", "opened_at", time.time() - 60)
     for index in range(WORKERS):
         fleet.send(index, "wait")  # trial calls wait for `go` inside the service
     refused = fleet.collect(WORKERS - half_open_calls)
     assert all(outcome == "refused" and not reached for _, outcome, reached in refused)
     admitted = {0, 1, 2} - {index for index, _, _ in refused}
     assert len(admitted) == half_open_calls
-    assert redis_server.client().get(f"{namespace}:fleet:pybreaker:state") == b"half-open"
+    assert state_in_redis(redis_server, namespace, "fleet") == "half-open"
 
     fleet.go.set()
     assert sorted(fleet.collect(half_open_calls)) == [(i, "ok", True) for i in sorted(admitted)]
-    assert redis_server.client().get(f"{namespace}:fleet:pybreaker:state") == b"closed"
+    assert state_in_redis(redis_server, namespace, "fleet") == "closed"
     assert [fleet.ask(i, "ok") for i in range(WORKERS)] == [("ok", True)] * WORKERS

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import assert_type
+from datetime import datetime
+from typing import Literal, assert_type
 
 import resilience
 from resilience import Backoff, Breaker, Category, CircuitOpenError, Policy, Retry, Verdict
@@ -34,7 +35,17 @@ async def use() -> None:
 
 assert_type(resilience.classify(TimeoutError()), Category)
 assert_type(resilience.explain(TimeoutError()), Verdict)
-assert_type(policy.breaker_state, str)
+assert_type(policy.breaker_state, Literal["closed", "open", "half-open"])
+circuit = policy.circuit
+assert_type(circuit, resilience.Circuit | None)
+if circuit is not None:
+    assert_type(circuit.state, Literal["closed", "open", "half-open"])
+    assert_type(circuit.failures, int)
+    assert_type(circuit.rejected, int)
+    assert_type(circuit.opened_at, datetime | None)
+    circuit.open()
+    circuit.close()
+    circuit.reset()
 assert_type(CircuitOpenError("p", 1.0).remaining, float)
 for attempt in policy.attempts():
     with attempt:

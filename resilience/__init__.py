@@ -1,20 +1,31 @@
-"""Classify every exception a networked client raises; retry, break and fall back by policy."""
+"""Classify every exception a networked client raises; retry, break and fall back by policy.
+
+The names below are imported when first used, so ``import resilience`` stays cheap (and
+``resilience --help`` fast): ``from resilience import Policy`` loads the engine, not the YAML
+loader or the Redis client.
+"""
 
 from __future__ import annotations
 
-from resilience.categories import Category
-from resilience.classifier import Classifier, Verdict, classify, explain
-from resilience.config import PolicySet, configure, load_policies, policy
-from resilience.elements.backoff import Backoff
-from resilience.elements.breaker import Breaker, Circuit
-from resilience.elements.budget import Budget
-from resilience.elements.fallback import Fallback
-from resilience.elements.retry import Queue, Retry
-from resilience.elements.timeout import AttemptTimeout
-from resilience.engine.forms import Attempt
-from resilience.engine.policy import Policy
-from resilience.errors import CircuitOpenError, ConfigError, ResilienceError
-from resilience.stores.redis import RedisStorage
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from resilience.categories import Category
+    from resilience.classifier import Classifier, Verdict, classify, explain
+    from resilience.config import PolicySet, configure, load_policies, policy
+    from resilience.elements.backoff import Backoff
+    from resilience.elements.breaker import Breaker, Circuit
+    from resilience.elements.budget import Budget
+    from resilience.elements.fallback import Fallback
+    from resilience.elements.retry import Queue, Retry
+    from resilience.elements.timeout import AttemptTimeout
+    from resilience.engine.forms import Attempt
+    from resilience.engine.policy import Policy
+    from resilience.errors import CircuitOpenError, ConfigError, ResilienceError
+    from resilience.stores.redis import RedisStorage
+
+    __version__: str
 
 __all__ = [
     "Attempt",
@@ -35,9 +46,55 @@ __all__ = [
     "ResilienceError",
     "Retry",
     "Verdict",
+    "__version__",
     "classify",
     "configure",
     "explain",
     "load_policies",
     "policy",
 ]
+
+#: Where each public name lives.
+_HOMES = {
+    "Attempt": "resilience.engine.forms",
+    "AttemptTimeout": "resilience.elements.timeout",
+    "Backoff": "resilience.elements.backoff",
+    "Breaker": "resilience.elements.breaker",
+    "Budget": "resilience.elements.budget",
+    "Category": "resilience.categories",
+    "Circuit": "resilience.elements.breaker",
+    "CircuitOpenError": "resilience.errors",
+    "Classifier": "resilience.classifier",
+    "ConfigError": "resilience.errors",
+    "Fallback": "resilience.elements.fallback",
+    "Policy": "resilience.engine.policy",
+    "PolicySet": "resilience.config",
+    "Queue": "resilience.elements.retry",
+    "RedisStorage": "resilience.stores.redis",
+    "ResilienceError": "resilience.errors",
+    "Retry": "resilience.elements.retry",
+    "Verdict": "resilience.classifier",
+    "classify": "resilience.classifier",
+    "configure": "resilience.config",
+    "explain": "resilience.classifier",
+    "load_policies": "resilience.config",
+    "policy": "resilience.config",
+}
+
+def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        from resilience._about import version  # noqa: PLC0415 - read when asked
+
+        value: Any = version()
+    else:
+        home = _HOMES.get(name)
+        if home is None:
+            msg = f"module 'resilience' has no attribute {name!r}"
+            raise AttributeError(msg)
+        value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

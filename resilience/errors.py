@@ -13,15 +13,17 @@ Failures of the functions a policy wraps are never wrapped: when retries run out
 exception propagates with a note saying which policy gave up, after how many attempts. (An
 attempt that runs longer than ``Retry.attempt_timeout`` fails with ``AttemptTimeout``, a
 ``TimeoutError``, see :mod:`resilience.elements.timeout`.)
+
+``CircuitOpenError`` is made at its first use: it subclasses pybreaker's error, and importing
+pybreaker imports redis whenever redis is installed, which would cost every
+``import resilience`` a tenth of a second.
 """
 
 from __future__ import annotations
 
-from typing import cast
+from typing import TYPE_CHECKING, Any, cast
 
-import pybreaker
-
-__all__ = ["CircuitOpenError", "ConfigError", "ResilienceError"]
+__all__ = ["CircuitOpenError", "ConfigError", "ResilienceError", "circuit_open_error"]
 
 
 class ResilienceError(Exception):
@@ -60,7 +62,29 @@ class ConfigError(ResilienceError):
         super().__init__(text)
 
 
-class CircuitOpenError(ResilienceError, pybreaker.CircuitBreakerError):
+_made: list[type[Any]] = []
+
+
+def circuit_open_error() -> type[CircuitOpenError]:
+    """The :class:`CircuitOpenError` class (made, with pybreaker imported, at first use)."""
+    if not _made:
+        import pybreaker  # noqa: PLC0415 - see the module docstring
+
+        namespace = {"__doc__": _CircuitOpen.__doc__, "__module__": __name__}
+        bases = (_CircuitOpen, pybreaker.CircuitBreakerError)
+        _made.append(type("CircuitOpenError", bases, namespace))
+    made: type[CircuitOpenError] = _made[0]
+    return made
+
+
+def __getattr__(name: str) -> Any:
+    if name == "CircuitOpenError":
+        return circuit_open_error()
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)
+
+
+class _CircuitOpen(ResilienceError):
     """A call was refused because the policy's circuit is open (or its half-open trial
     calls are all in flight). Never retried by that policy; always handed to its fallback
     when there is one.
@@ -91,3 +115,10 @@ class CircuitOpenError(ResilienceError, pybreaker.CircuitBreakerError):
                 f"it half-opens in {self.remaining:.1f} s"
             )
         return f"circuit of policy {self.policy!r} is half-open and its trial calls are in flight"
+
+
+if TYPE_CHECKING:
+    import pybreaker
+
+    class CircuitOpenError(_CircuitOpen, pybreaker.CircuitBreakerError):
+        """A call was refused because the policy's circuit is open."""

@@ -17,6 +17,7 @@ LAYERS: dict[str, int] = {
     "_state": 0,
     "_atomic": 0,
     "_clock": 0,
+    "_about": 0,
     "catalogs": 1,
     "observe": 1,
     "classifier": 2,

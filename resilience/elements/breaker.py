@@ -22,14 +22,14 @@ once a minute while it stays open.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from resilience._atomic import Counter
 from resilience._clock import wall
 from resilience._spec import SpecTypeError, check_fields, checked
 from resilience.categories import Category
-from resilience.errors import CircuitOpenError
+from resilience.errors import circuit_open_error
 from resilience.observe import StateChanged, events
 from resilience.stores.base import CLOSED, HALF_OPEN, OPEN, BreakerStorage, BreakerStore, State
 from resilience.stores.memory import MemoryBreakerStore
@@ -85,6 +85,17 @@ class Breaker:
     storage: BreakerStorage | None = field(
         default=None, metadata=checked("other", "Where the state lives.", nullable=True, yaml=False)
     )
+
+    if TYPE_CHECKING:  # what the constructor accepts: durations as seconds or timedelta
+
+        def __init__(
+            self,
+            *,
+            fail_max: int = ...,
+            reset_timeout: float | timedelta = ...,
+            half_open_calls: int = ...,
+            storage: BreakerStorage | None = ...,
+        ) -> None: ...
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -166,7 +177,7 @@ class CircuitBreaker:
             remaining = opened_at + self._reset - now
             if remaining > 0:
                 self._counted(now, remaining)
-                raise CircuitOpenError(self.policy, remaining)
+                raise circuit_open_error()(self.policy, remaining)
         return self._admit(state, opened_at)
 
     def _admit(self, state: State, opened_at: float | None) -> bool:
@@ -187,7 +198,7 @@ class CircuitBreaker:
 
     def _refuse(self, remaining: float, now: float) -> None:
         self._counted(now, remaining)
-        raise CircuitOpenError(self.policy, remaining)
+        raise circuit_open_error()(self.policy, remaining)
 
     def _counted(self, now: float, remaining: float) -> None:
         """Count a refusal; log the count at most once a minute while the circuit is open."""

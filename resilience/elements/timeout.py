@@ -7,7 +7,6 @@ from outside; it sets its client's own timeouts.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -32,6 +31,8 @@ class Timeout:
 
     def wrap_async(self, fn: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
         """``fn``, each of whose calls is cancelled after ``seconds`` (as AttemptTimeout)."""
+        import asyncio  # noqa: PLC0415 - only async functions have attempt timeouts
+
         seconds, policy = self.seconds, self.policy
 
         async def attempt(*args: Any, **kwargs: Any) -> T:

@@ -3,16 +3,17 @@ block), sync and async, on the same core and driver helpers as the decorator."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
 from types import TracebackType
 from typing import Any
 
-from resilience.engine import aio
 from resilience.engine.core import Call, Pipeline
 
 __all__ = ["Attempt", "Attempts", "Guard"]
+
+# The async forms import the async driver (and asyncio) when they are first used, so sync code
+# never pays for it.
 
 _clock = time.perf_counter
 
@@ -63,6 +64,8 @@ class Guard:
         _record(self._pipeline, self._tokens, exc, self._began)
 
     async def __aenter__(self) -> Guard:
+        from resilience.engine import aio  # noqa: PLC0415
+
         for begin in self._pipeline.begins:
             begin()
         self._tokens = await aio.admit(self._pipeline)
@@ -75,6 +78,10 @@ class Guard:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        import asyncio  # noqa: PLC0415
+
+        from resilience.engine import aio  # noqa: PLC0415
+
         pipeline = self._pipeline
         if isinstance(exc, Exception) and aio.cancelling():
             await aio.cancelled(pipeline, self._tokens)  # not a failure of the block
@@ -127,6 +134,8 @@ class Attempt:
         return True  # swallowed: the next attempt follows after the wait
 
     async def __aenter__(self) -> Attempt:
+        from resilience.engine import aio  # noqa: PLC0415
+
         self._tokens = await aio.admit(self._call.pipeline)
         self._began = _clock()
         return self
@@ -137,6 +146,10 @@ class Attempt:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool:
+        import asyncio  # noqa: PLC0415
+
+        from resilience.engine import aio  # noqa: PLC0415
+
         call = self._call
         pipeline = call.pipeline
         if isinstance(exc, Exception) and aio.cancelling():
@@ -175,6 +188,8 @@ class Attempts:
                 time.sleep(pause)
 
     async def __aiter__(self) -> AsyncIterator[Attempt]:
+        import asyncio  # noqa: PLC0415
+
         for begin in self._pipeline.begins:
             begin()
         call = Call(self._pipeline, time.monotonic())

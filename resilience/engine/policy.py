@@ -25,7 +25,7 @@ from resilience.elements.breaker import Breaker, BreakerState, Circuit, CircuitB
 from resilience.elements.fallback import Fallback, is_async_callable
 from resilience.elements.retry import Queue, Retry, Retrying
 from resilience.elements.timeout import Timeout
-from resilience.engine import aio, sync
+from resilience.engine import sync
 from resilience.engine.core import Pipeline
 from resilience.engine.forms import Attempts, Guard
 from resilience.observe import Observer, check_listeners
@@ -195,6 +195,8 @@ class Policy:
                 )
                 raise TypeError(msg)
         if is_async:
+            from resilience.engine import aio  # noqa: PLC0415 - asyncio only for async code
+
             return cast(Callable[P, T], aio.wrap(self._pipeline, cast(Any, fn)))
         return sync.wrap(self._pipeline, fn)
 
@@ -217,6 +219,8 @@ class Policy:
     async def acall(self, fn: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """Await ``fn(*args, **kwargs)`` through the policy (``fn`` may also be a sync
         function returning an awaitable)."""
+        from resilience.engine import aio  # noqa: PLC0415 - asyncio only for async code
+
         is_async = is_async_target(fn, f"policy {self.name!r}: acall()")
         attempt: Callable[..., Awaitable[T]] = fn if is_async else _awaiting(fn)
         return await aio.run(self._pipeline, aio.attempt_for(self._pipeline, attempt), args, kwargs)

@@ -20,7 +20,6 @@ when the circuit leaves the open state, and at most once a minute while it stays
 
 from __future__ import annotations
 
-import logging
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -48,7 +47,21 @@ _RETRY_ENDS = ("attempts", "deadline", "budget", "circuit opened")
 
 LOGGER_NAME = "resilience"
 
-_logger = logging.getLogger(LOGGER_NAME)
+# The standard logging levels, without importing logging until an event needs it.
+DEBUG, INFO, WARNING, ERROR = 10, 20, 30, 40
+_NAMES = {DEBUG: "debug", INFO: "info", WARNING: "warning", ERROR: "error"}
+
+#: The standard ``logging`` logger, looked up at the first event that goes there.
+_loggers: list[Any] = []
+
+
+def _standard() -> Any:
+    if not _loggers:
+        import logging  # noqa: PLC0415 - see above
+
+        _loggers.append(logging.getLogger(LOGGER_NAME))
+    return _loggers[0]
+
 
 #: The assembled structlog logger, after the configuration it was assembled from.
 _cached: tuple[Any, Any, Any, Any, Any] | None = None
@@ -85,7 +98,7 @@ def enabled(level: int) -> bool:
     if structured is not None:
         check = getattr(structured, "is_enabled_for", None)
         return True if check is None else bool(check(level))
-    return _logger.isEnabledFor(level)
+    return bool(_standard().isEnabledFor(level))
 
 
 def _text(value: object) -> str:
@@ -96,12 +109,13 @@ def emit(level: int, event: str, **fields: Any) -> None:
     """Log ``event`` with its fields at ``level`` (a ``logging`` level)."""
     structured = _structlog()
     if structured is not None:
-        getattr(structured, logging.getLevelName(level).lower())(event, **fields)
+        getattr(structured, _NAMES[level])(event, **fields)
         return
-    if not _logger.isEnabledFor(level):
+    logger = _standard()
+    if not logger.isEnabledFor(level):
         return
     line = " ".join(f"{key}={_text(value)}" for key, value in fields.items())
-    _logger.log(level, "%s %s", event, line, extra={"resilience": {"event": event, **fields}})
+    logger.log(level, "%s %s", event, line, extra={"resilience": {"event": event, **fields}})
 
 
 def _error(exc: BaseException) -> dict[str, str]:
@@ -118,9 +132,9 @@ def retry_scheduled(
     """Attempt ``attempt`` failed; the next one starts after ``wait`` seconds. At debug
     level: during an outage every call retries, and a line per retry would flood the log
     (count retries with ``policy.stats()`` or the OpenTelemetry listener)."""
-    if enabled(logging.DEBUG):
+    if enabled(DEBUG):
         emit(
-            logging.DEBUG,
+            DEBUG,
             "retry.scheduled",
             policy=policy,
             attempt=attempt,
@@ -142,9 +156,9 @@ def gave_up(
     """A retrying policy stopped retrying a call (attempts, deadline, budget, circuit)."""
     # A policy that never retries gives up on every failure, and a failure that is never
     # retried says it all itself: neither is news.
-    if retrying and reason in _RETRY_ENDS and enabled(logging.ERROR):
+    if retrying and reason in _RETRY_ENDS and enabled(ERROR):
         emit(
-            logging.ERROR,
+            ERROR,
             "retry.gave_up",
             policy=policy,
             attempts=attempts,
@@ -164,19 +178,19 @@ def state_changed(event: StateChanged) -> None:
             fields["cause"] = "half-open trial failed"
         else:
             fields["failures"] = event.failures
-        emit(logging.ERROR, "breaker.opened", policy=event.policy, **fields)
+        emit(ERROR, "breaker.opened", policy=event.policy, **fields)
         return
     if event.rejected:
         rejected(event.policy, event.rejected)
     name = "breaker.half_opened" if event.new == "half-open" else "breaker.closed"
-    emit(logging.INFO, name, policy=event.policy)
+    emit(INFO, name, policy=event.policy)
 
 
 def fallback_used(policy: str, category: Category | None, exc: BaseException) -> None:
     """The fallback answered in place of the call (``category`` ``None``: it was refused)."""
-    if enabled(logging.WARNING):
+    if enabled(WARNING):
         emit(
-            logging.WARNING,
+            WARNING,
             "fallback.used",
             policy=policy,
             category=category.value if category is not None else "refused",
@@ -186,13 +200,13 @@ def fallback_used(policy: str, category: Category | None, exc: BaseException) ->
 
 def rejected(policy: str, count: int) -> None:
     """``count`` calls were refused since the last such event."""
-    emit(logging.WARNING, "breaker.rejected", policy=policy, rejected=count)
+    emit(WARNING, "breaker.rejected", policy=policy, rejected=count)
 
 
 def budget_exhausted(policy: str, attempt: int, ratio: float, exc: BaseException) -> None:
     """A retry was refused: retries already take the policy's share of recent calls."""
     emit(
-        logging.WARNING,
+        WARNING,
         "budget.exhausted",
         policy=policy,
         attempt=attempt,
@@ -211,7 +225,7 @@ def storage_unavailable(
     masked URL and ``message`` the scrubbed error: no password.
     """
     emit(
-        logging.WARNING,
+        WARNING,
         "storage.unavailable",
         policy=policy,
         component=component,
@@ -224,9 +238,9 @@ def storage_unavailable(
 
 def storage_restored(policy: str, component: str, storage: str) -> None:
     """Redis answers again: breakers and budgets go back to the state shared there."""
-    emit(logging.INFO, "storage.restored", policy=policy, component=component, storage=storage)
+    emit(INFO, "storage.restored", policy=policy, component=component, storage=storage)
 
 
 def listener_failed(listener: str, method: str, exc: Exception) -> None:
     """A listener raised (reported once per listener; the call went on)."""
-    emit(logging.ERROR, "listener.failed", listener=listener, method=method, **_error(exc))
+    emit(ERROR, "listener.failed", listener=listener, method=method, **_error(exc))

@@ -79,13 +79,25 @@ def test_check_prints_a_table_of_the_policies(
         "Redis redis://app:***@127.0.0.1:1/0 (myapp)"
     )
     header = out.splitlines()[2].split()
-    assert header == ["policy", "attempts", "deadline", "backoff", "breaker", "queue", "fallback"]
-    assert "steady  4         -         none jitter, 1s..4s x2" in out
-    assert "capped  6         10s       full jitter, 1s..8s x2" in out
+    assert header == [
+        "policy",
+        "attempts",
+        "deadline",
+        "timeout",
+        "backoff",
+        "budget",
+        "breaker",
+        "queue",
+        "fallback",
+    ]
+    table = rows(out)
+    assert table["steady"][:7] == ["steady", "4", "-", "-", "none", "jitter,", "1s..4s"]
+    assert table["capped"][:7] == ["capped", "6", "10s", "-", "full", "jitter,", "1s..8s"]
+    assert table["once"][-2:] == ["fallback)", "-"]  # raise (no fallback)
     assert "3 fails, 15s open, 2 trials" in out
     assert "retry x3, equal jitter, 2s..2s x2" in out
     assert "posixpath:basename (on queue)" in out
-    assert "once    1         -         -" in out
+    assert "raise (no fallback)" in out
     assert "hunter2" not in out
 
 
@@ -208,7 +220,7 @@ def test_schedule_shows_fifty_rows_but_counts_every_wait(
     status, out, _ = run("schedule", "long", "--config", str(path), "--samples", "20")
     assert status == 0
     assert "... 9950 more retries, each waiting at most 3s" in out
-    assert "worst-case total wait: 3e+04s" in out  # 3 s x 10 000
+    assert "worst-case total wait: 30,000s" in out  # 3 s x 10 000
 
 
 def test_schedule_reads_resilience_config_by_default(

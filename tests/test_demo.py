@@ -37,6 +37,8 @@ def test_the_story_in_full() -> None:
     text = out.getvalue()
 
     assert [s for s in SCENES if s in text] == list(SCENES)
+    assert max(len(line) for line in text.splitlines()) <= 100  # fits a terminal
+    assert "trial=" not in text  # words a reader understands
     assert tally.calls == 8
     # 3 (two 503s, then 200) + 1 (the 401) + 3 (down) + 0 (open) + 2 (recovered)
     assert tally.service_requests == 9
@@ -94,11 +96,11 @@ def test_the_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert "== Summary ==" in captured.out
 
 
-@pytest.mark.parametrize("speed", ["0", "-1", "nan"])
+@pytest.mark.parametrize("speed", ["0", "-1", "nan", "abc"])
 def test_bad_speed_is_one_clear_line(capsys: pytest.CaptureFixture[str], speed: str) -> None:
-    assert main(["demo", "--speed", speed]) == 1
+    assert main(["demo", "--speed", speed]) == 2  # a usage error, whatever the mistake
     err = capsys.readouterr().err
-    assert err.startswith("resilience: speed must be a positive number")
+    assert err.startswith("resilience demo: argument --speed: expected a number > 0")
     assert "Traceback" not in err
 
 

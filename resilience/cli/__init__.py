@@ -1,99 +1,46 @@
-"""The ``resilience`` command: inspect catalogs, explain classifications, check policy files.
+"""The resilience command: explain classifications, check policy files, run the demo.
 
-Every error prints one clear line on stderr and exits non-zero; no traceback reaches the user.
+Every error prints one clear line on stderr and exits with 1 (a failed check) or 2 (a usage
+error); no traceback reaches the user. The parser imports nothing but ``argparse``: each
+command imports what it needs when it runs, so ``--help`` and ``--version`` answer at once.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
-from resilience.catalogs import BUILTIN, Catalog, load, load_all
-from resilience.classifier import default_classifier
-from resilience.cli import policy_file
-from resilience.cli.common import EXIT_ERROR, EXIT_OK, EXIT_USAGE, CommandError, format_table
+from resilience.cli.common import EXIT_ERROR, EXIT_OK, EXIT_USAGE, CommandError
 from resilience.errors import ResilienceError
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main"]
 
-Handler = Callable[[argparse.Namespace], int]
-
-
-# --- catalog ---------------------------------------------------------------------------------
-
-
-def _catalog_rows(catalog: Catalog) -> list[tuple[str, str, str]]:
-    rows = []
-    for entry in catalog:
-        category = entry.category.value if entry.category is not None else "by code"
-        rows.append((entry.rule, category, entry.reason))
-    return rows
+ENV_VAR = "RESILIENCE_CONFIG"  # the same as resilience.config.ENV_VAR, without importing it
+DESCRIPTION = (
+    "Explain how exceptions are classified, check policy files, preview backoff schedules, "
+    "run the demo."
+)
 
 
-def cmd_catalog(args: argparse.Namespace) -> int:
-    """Print a built-in catalog (or all of them) as a table."""
-    if args.library is None:
-        catalogs = load_all()
-    else:
-        try:
-            catalogs = (load(args.library),)
-        except ValueError as exc:
-            raise CommandError(str(exc), EXIT_USAGE) from exc
-    blocks = []
-    for catalog in catalogs:
-        title = f"{catalog.name}: {catalog.description} ({len(catalog)} rules)"
-        blocks.append(
-            title + "\n\n" + format_table(("rule", "category", "reason"), _catalog_rows(catalog))
-        )
-    print("\n\n".join(blocks))
-    return EXIT_OK
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise CommandError(f"{self.prog}: {message}", EXIT_USAGE)
 
 
-# --- explain ---------------------------------------------------------------------------------
+class _Version(argparse.Action):
+    """``--version``, read from the installed package's metadata when asked."""
 
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="print the version and exit")
 
-def _mro_names(dotted: str) -> tuple[str, ...]:
-    """The MRO of the named class if it can be imported, else just the name itself."""
-    module_name, _, attr_path = dotted.rpartition(".")
-    while module_name:
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            module_name, _, head = module_name.rpartition(".")
-            attr_path = f"{head}.{attr_path}"
-            continue
-        except Exception:  # noqa: BLE001 - a library that fails to import is just unknown here
-            break
-        obj: object = module
-        for part in attr_path.split("."):
-            obj = getattr(obj, part, None)
-            if obj is None:
-                return (dotted,)
-        if isinstance(obj, type):
-            return tuple(f"{k.__module__}.{k.__qualname__}" for k in obj.__mro__)
-        return (dotted,)
-    return (dotted,)
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> None:
+        from resilience._about import DISTRIBUTION, version  # noqa: PLC0415 - when asked
 
-
-def cmd_explain(args: argparse.Namespace) -> int:
-    """Print the category, rule and reason for a class name (and optional code/status)."""
-    names = _mro_names(args.name)
-    verdict = default_classifier().explain_name(names, code=args.code, status=args.status)
-    if verdict is None:
-        msg = (
-            f"{args.name}: no rule knows this class (nor, if it could be imported, any of its "
-            f"bases); it would get the default category "
-            f"'{default_classifier().default.value}'"
-        )
-        raise CommandError(msg, EXIT_USAGE)
-    print(f"category: {verdict.category.value}")
-    print(f"rule:     {verdict.rule}")
-    print(f"catalog:  {verdict.catalog or '-'}")
-    print(f"reason:   {verdict.reason}")
-    return EXIT_OK
+        print(f"{DISTRIBUTION} {version()}")
+        parser.exit()
 
 
 def _status(text: str) -> int:
@@ -107,55 +54,100 @@ def _status(text: str) -> int:
     return value
 
 
-# --- wiring ----------------------------------------------------------------------------------
+def _speed(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value == float("inf"):
+        msg = f"expected a number > 0 (2 plays twice as fast), got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise CommandError(f"{self.prog}: {message}", EXIT_USAGE)
+def _samples(text: str) -> int:
+    from resilience.cli.policy_file import MAX_SAMPLES  # noqa: PLC0415
+
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_SAMPLES:
+        msg = f"expected a whole number from 1 to {MAX_SAMPLES}, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _run(module: str, handler: str) -> Callable[[argparse.Namespace], int]:
+    """A handler that imports its module when the command runs."""
+
+    def run(args: argparse.Namespace) -> int:
+        import importlib  # noqa: PLC0415
+
+        found: Callable[[argparse.Namespace], int] = getattr(
+            importlib.import_module(f"resilience.cli.{module}"), handler
+        )
+        return found(args)
+
+    return run
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``resilience`` command."""
-    parser = _Parser(prog="resilience", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="resilience", description=DESCRIPTION)
+    parser.add_argument("--version", action=_Version)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    sub.required = True
 
-    p = sub.add_parser("catalog", help="print the built-in classification table")
-    p.add_argument("library", nargs="?", choices=BUILTIN, help="one catalog only")
-    p.set_defaults(handler=cmd_catalog)
+    p = sub.add_parser("catalog", help="print the classification table of the catalogs")
+    p.add_argument("library", nargs="?", metavar="LIBRARY", help="one catalog only, e.g. botocore")
+    p.set_defaults(handler=_run("classes", "cmd_catalog"))
 
     p = sub.add_parser("explain", help="say how a class (and code or status) is classified")
-    p.add_argument("name", metavar="DOTTED.NAME", help="e.g. botocore.exceptions.ClientError")
+    p.add_argument(
+        "name",
+        metavar="CLASS",
+        help="a qualified class name (botocore.exceptions.ClientError) or a builtin one",
+    )
     p.add_argument("--code", help="an error code: ThrottlingException, 135, ECONNREFUSED ...")
     p.add_argument("--status", type=_status, help="an HTTP status, e.g. 503")
-    p.set_defaults(handler=cmd_explain)
+    p.set_defaults(handler=_run("classes", "cmd_explain"))
 
-    policy_file.add_commands(sub)
+    p = sub.add_parser("check", help="validate a policy file and print its policies")
+    p.add_argument("file", metavar="FILE", help="the policy file (YAML)")
+    p.set_defaults(handler=_run("policy_file", "cmd_check"))
+
+    p = sub.add_parser("schedule", help="print a policy's backoff schedule")
+    p.add_argument("policy", metavar="POLICY", help="the name of a policy in the file")
+    p.add_argument("--config", metavar="FILE", help=f"the policy file (default: ${ENV_VAR})")
+    p.add_argument(
+        "--samples", type=_samples, default=10_000, metavar="N", help="samples per wait (10000)"
+    )
+    p.set_defaults(handler=_run("policy_file", "cmd_schedule"))
+
+    p = sub.add_parser("schema", help="print the JSON Schema of policy files")
+    p.set_defaults(handler=_run("policy_file", "cmd_schema"))
 
     p = sub.add_parser("demo", help="run the showcase against a flaky HTTP service on 127.0.0.1")
     p.add_argument(
-        "--speed", type=float, default=1.0, metavar="FACTOR", help="divide every wait by FACTOR"
+        "--speed", type=_speed, default=1.0, metavar="FACTOR", help="divide every wait by FACTOR"
     )
-    p.set_defaults(handler=_cmd_demo)
+    p.set_defaults(handler=_run("demo", "cmd_demo"))
     return parser
-
-
-def _cmd_demo(args: argparse.Namespace) -> int:
-    """Play the built-in showcase (see resilience/cli/demo.py)."""
-    from resilience.cli import demo  # noqa: PLC0415 - the demo's server, on demand
-
-    return demo.main(speed=args.speed)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
+    parser = build_parser()
     try:
-        args = build_parser().parse_args(argv)
-        handler: Handler = args.handler
+        args = parser.parse_args(argv)
+        if args.command is None:
+            commands = "catalog, explain, check, schedule, schema, demo"
+            msg = f"resilience: choose a command ({commands}); resilience --help says more"
+            raise CommandError(msg, EXIT_USAGE)
+        handler: Callable[[argparse.Namespace], int] = args.handler
         return handler(args)
     except CommandError as exc:
-        print(f"resilience: {exc}", file=sys.stderr)
+        print(exc, file=sys.stderr)
         return exc.code
     except ResilienceError as exc:
         print(f"resilience: {exc}", file=sys.stderr)

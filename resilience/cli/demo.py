@@ -13,11 +13,13 @@ it runs, and puts the previous configuration back afterwards.
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import math
 import os
 import sys
+import textwrap
 import threading
 import time
 import urllib.request
@@ -42,7 +44,7 @@ from resilience.elements.retry import Retry
 from resilience.engine.policy import Policy
 from resilience.errors import CircuitOpenError, ResilienceError
 
-__all__ = ["Tally", "main", "run"]
+__all__ = ["Tally", "cmd_demo", "main", "run"]
 
 POLICY = "orders-api"
 ORDERS = "/orders"
@@ -210,13 +212,58 @@ def _configure_structlog(out: TextIO, colors: bool, tally: Tally, start: float) 
             count,
             structlog.processors.add_log_level,
             since_start,
-            structlog.dev.ConsoleRenderer(colors=colors),
+            _Lines(colors),
         ],
         # DEBUG: every event the policy logs, shown as it comes.
         wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
         logger_factory=lambda *args: _NamedLogger(out, str(args[0]) if args else "demo"),
         cache_logger_on_first_use=False,
     )
+
+
+#: The width of every line the demo prints.
+WIDTH = 100
+_LEVELS = {"debug": "2", "info": "32", "warning": "33", "error": "31"}  # ANSI colours
+
+
+class _Lines:
+    """Renders an event as ``time level who event`` and its fields, wrapped to WIDTH columns.
+
+    The demo has one policy, named in its header, so ``policy=`` is left out; long values
+    (error messages) wrap onto lines of their own instead of running off the screen.
+    """
+
+    def __init__(self, colors: bool) -> None:
+        self.colors = colors
+
+    def __call__(self, _: Any, __: str, event_dict: MutableMapping[str, Any]) -> str:
+        fields = dict(event_dict)
+        stamp, level = fields.pop("timestamp", ""), str(fields.pop("level", "info"))
+        who, event = fields.pop("logger", ""), str(fields.pop("event", ""))
+        fields.pop("policy", None)
+        shown = f"{level:<7}"
+        if self.colors:
+            shown = f"\033[{_LEVELS.get(level, '0')}m{shown}\033[0m"
+        head = f"{stamp} {shown} {who:<10} {event}"
+        indent = " " * (len(stamp) + 20)
+        lines = [f"{head} "]
+        width = len(stamp) + 20 + len(event)  # what the head shows, colours aside
+        for key, value in fields.items():
+            word = f"{key}={_value(value)}"
+            if width + 1 + len(word) <= WIDTH:
+                lines[-1] += f" {word}"
+                width += 1 + len(word)
+                continue
+            # A field never splits where it fits on a line of its own.
+            pieces = textwrap.wrap(word, WIDTH - len(indent)) or [word]
+            lines.extend(indent + piece for piece in pieces)
+            width = len(lines[-1])
+        return "\n".join(line.rstrip() for line in lines)
+
+
+def _value(value: object) -> str:
+    text = str(value)
+    return repr(text) if isinstance(value, str) and (" " in text or not text) else text
 
 
 @contextmanager
@@ -429,3 +476,8 @@ def main(speed: float = 1.0) -> int:
         raise ResilienceError(str(exc)) from exc
     run(speed=speed)
     return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """``resilience demo``: play the showcase."""
+    return main(speed=args.speed)

@@ -7,22 +7,22 @@ import json
 import math
 import os
 import random
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from resilience.categories import Category
 from resilience.cli.common import EXIT_OK, EXIT_USAGE, CommandError, format_table
 from resilience.config.loading import load
 from resilience.config.process import ENV_VAR
 from resilience.config.sets import PolicySet
+from resilience.elements.fallback import Fallback
 from resilience.stores.redis import mask_url
 
 if TYPE_CHECKING:
     from resilience.elements.backoff import Backoff
+    from resilience.elements.retry import Retry
     from resilience.engine.policy import Policy
 
-__all__ = ["add_commands"]
+__all__ = ["MAX_SAMPLES", "cmd_check", "cmd_schedule", "cmd_schema"]
 
 #: Retries shown one per row by ``schedule``; the worst case still counts every one.
 MAX_ROWS = 50
@@ -30,7 +30,12 @@ MAX_SAMPLES = 1_000_000
 
 
 def _seconds(value: float) -> str:
-    return f"{value:.3g}s" if value < 1 else f"{value:.4g}s"
+    """A duration for a table: ``0.05s``, ``12.5s``, ``19,850s`` (never an exponent)."""
+    if value < 1:
+        return f"{value:.3g}s"
+    if value < 1000:
+        return f"{value:.4g}s"
+    return f"{value:,.0f}s"
 
 
 def _backoff(backoff: Backoff) -> str:
@@ -41,25 +46,29 @@ def _backoff(backoff: Backoff) -> str:
 
 
 def _load(source: str) -> PolicySet:
-    # Fallbacks are imported as the application would import them: from the current
-    # directory too, as `python -m` does (console scripts leave it off sys.path), and from
-    # the file's own directory, since a policy file lives next to the service it configures.
-    if "" not in sys.path and os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    beside = str(Path(source).resolve().parent)
-    if beside not in sys.path:
-        sys.path.append(beside)
-    # offline: checking a file must not need (or touch) the Redis it names.
+    # Exactly as load_policies (fallbacks too, see config.build.import_reference); offline:
+    # checking a file must not need (or touch) the Redis it names.
     return load(Path(source), offline=True)
 
 
 # --- check -----------------------------------------------------------------------------------
 
 
+def _budget(retry: Retry | None) -> str:
+    budget = retry.budget if retry is not None else None
+    if budget is None:
+        return "-"
+    text = f"{budget.ratio:.0%} of calls over {_seconds(budget.window)}"
+    return text + (", shared" if budget.storage is not None else "")
+
+
 def _row(policy: Policy) -> tuple[str, ...]:
     retry, breaker, queue, fallback = policy.retry, policy.breaker, policy.queue, policy.fallback
     attempts = str(retry.attempts) if retry else "1"
     deadline = _seconds(retry.deadline) if retry and retry.deadline is not None else "-"
+    timeout = (
+        _seconds(retry.attempt_timeout) if retry and retry.attempt_timeout is not None else "-"
+    )
     backoff = _backoff(retry.backoff) if retry and retry.attempts > 1 else "-"
     if breaker is None:
         circuit = "-"
@@ -67,8 +76,8 @@ def _row(policy: Policy) -> tuple[str, ...]:
         circuit = f"{breaker.fail_max} fails, {_seconds(breaker.reset_timeout)} open"
         if breaker.half_open_calls > 1:
             circuit += f", {breaker.half_open_calls} trials"
-    if queue is None:
-        action = "fallback (default)"
+    if queue is None or queue.action == "fallback":
+        action = "fallback" if fallback is not None else "raise (no fallback)"
     elif queue.action == "retry":
         action = f"retry x{queue.attempts}, {_backoff(queue.backoff)}"
     else:
@@ -82,10 +91,19 @@ def _row(policy: Policy) -> tuple[str, ...]:
             if hasattr(func, "__qualname__")
             else repr(func)
         )
-        on = getattr(fallback, "on", tuple(Category))
-        if set(on) != set(Category):
-            handler += f" (on {', '.join(c.value for c in on)})"
-    return (policy.name, attempts, deadline, backoff, circuit, action, handler)
+        if isinstance(fallback, Fallback) and fallback.explicit:
+            handler += f" (on {', '.join(str(c) for c in fallback.on)})"
+    return (
+        policy.name,
+        attempts,
+        deadline,
+        timeout,
+        backoff,
+        _budget(retry),
+        circuit,
+        action,
+        handler,
+    )
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -99,7 +117,17 @@ def cmd_check(args: argparse.Namespace) -> int:
         f"{rules} classify rule{'' if rules == 1 else 's'}, breaker state in {where}"
     )
     if policies:
-        headers = ("policy", "attempts", "deadline", "backoff", "breaker", "queue", "fallback")
+        headers = (
+            "policy",
+            "attempts",
+            "deadline",
+            "timeout",
+            "backoff",
+            "budget",
+            "breaker",
+            "queue",
+            "fallback",
+        )
         print()
         print(format_table(headers, [_row(p) for p in policies.values()]))
     return EXIT_OK
@@ -198,17 +226,6 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _samples(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= MAX_SAMPLES:
-        msg = f"expected a whole number from 1 to {MAX_SAMPLES}, got {text!r}"
-        raise argparse.ArgumentTypeError(msg)
-    return value
-
-
 # --- schema ----------------------------------------------------------------------------------
 
 
@@ -218,21 +235,3 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
     print(json.dumps(json_schema(), indent=2))
     return EXIT_OK
-
-
-def add_commands(sub: argparse._SubParsersAction[Any]) -> None:
-    """Add ``check``, ``schedule`` and ``schema`` to the ``resilience`` command's subparsers."""
-    p = sub.add_parser("check", help="validate a policy file and print its policies")
-    p.add_argument("file", metavar="FILE", help="the policy file (YAML)")
-    p.set_defaults(handler=cmd_check)
-
-    p = sub.add_parser("schedule", help="print a policy's backoff schedule")
-    p.add_argument("policy", metavar="POLICY", help="the name of a policy in the file")
-    p.add_argument("--config", metavar="FILE", help=f"the policy file (default: ${ENV_VAR})")
-    p.add_argument(
-        "--samples", type=_samples, default=10_000, metavar="N", help="samples per wait (10000)"
-    )
-    p.set_defaults(handler=cmd_schedule)
-
-    p = sub.add_parser("schema", help="print the JSON Schema of policy files")
-    p.set_defaults(handler=cmd_schema)

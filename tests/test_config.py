@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
@@ -952,3 +953,36 @@ def test_the_public_names_are_exported() -> None:
     for name in ("ConfigError", "PolicySet", "configure", "load_policies", "policy"):
         assert name in resilience.__all__
     assert resilience.policy is config_module.policy
+
+
+def test_load_policies_and_check_import_fallbacks_the_same_way(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from resilience.cli import main
+
+    service = tmp_path / "svc"
+    (service / "shop").mkdir(parents=True)
+    (service / "shop" / "__init__.py").write_text("")
+    (service / "shop" / "fallbacks.py").write_text("def cached() -> str:\n    return 'cached'\n")
+    path = service / "policies.yaml"
+    path.write_text("version: 1\npolicies:\n  orders:\n    fallback: shop.fallbacks:cached\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(service))])
+    assert main(["check", str(path)]) == 0
+    assert "shop.fallbacks:cached" in capsys.readouterr().out
+    monkeypatch.delitem(sys.modules, "shop.fallbacks")
+    monkeypatch.delitem(sys.modules, "shop")
+    policies = load_policies(path)  # the same function: beside the file
+
+    def refused() -> None:
+        raise ConnectionRefusedError
+
+    assert policies["orders"].call(refused) == "cached"
+    assert str(service) not in sys.path  # only while importing
+
+    path.write_text("version: 1\npolicies:\n  orders:\n    fallback: nowhere.fallbacks:x\n")
+    assert main(["check", str(path)]) == 1
+    with pytest.raises(ConfigError, match="No module named 'nowhere'"):
+        load_policies(path)

@@ -10,7 +10,10 @@ attributes; here they become :class:`ConfigError` at the key path and line of th
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Callable, Mapping
+from pathlib import Path
+from types import ModuleType
 from typing import Any, TypeVar
 
 from resilience._spec import SpecError
@@ -189,10 +192,18 @@ class _Builder:
             reference = values.pop("function", None)
             at = ("fallback", "function")
         try:
-            values["func"] = import_reference(reference)
+            values["func"] = import_reference(reference, self._places())
         except _ImportProblem as exc:
             raise self._fail(at, str(exc)) from exc.__cause__
         return self._spec(Fallback, values, ("fallback",), {"func": at})
+
+    def _places(self) -> tuple[Path, ...]:
+        """Where a fallback's module is looked for when the process's own path can't find
+        it: beside the policy file, then in the current directory."""
+        places = [Path.cwd()]
+        if self.document.source != "<string>":
+            places.insert(0, Path(self.document.source).resolve().parent)
+        return tuple(places)
 
     def _parts(self, merged: Mapping[str, Any], storage: RedisStorage | None) -> dict[str, Any]:
         """The specs of one policy body: retry, queue, breaker and fallback."""
@@ -285,8 +296,34 @@ class _ImportProblem(Exception):
     """A fallback reference that can't be imported; the message says why."""
 
 
-def import_reference(reference: object) -> Any:
-    """The object a ``module:attribute`` reference names, imported.
+def _find_module(name: str, places: tuple[Path, ...]) -> ModuleType:
+    """Import ``name`` as the process's ``sys.path`` allows, or else from one of ``places``
+    (each put on ``sys.path`` for this import only)."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        missing = exc.name or ""
+        if not (name == missing or name.startswith(f"{missing}.")):
+            raise  # the module exists: one of its own imports is missing
+        for place in places:
+            if (
+                not (place / name.split(".", maxsplit=1)[0]).exists()
+                and not (place / f"{name.split('.', maxsplit=1)[0]}.py").exists()
+            ):
+                continue
+            sys.path.insert(0, str(place))
+            try:
+                return importlib.import_module(name)
+            finally:
+                sys.path.remove(str(place))
+        raise
+
+
+def import_reference(reference: object, places: tuple[Path, ...] = ()) -> Any:
+    """The object a ``module:attribute`` reference names, imported the way an application
+    would import it: as the process's ``sys.path`` allows, else from ``places`` (the policy
+    file's directory, the current directory). ``load_policies`` and ``resilience check``
+    both import fallbacks through here.
 
     Raises:
         _ImportProblem: the reference is malformed, its module fails to import, or it has no
@@ -297,7 +334,7 @@ def import_reference(reference: object) -> Any:
         raise _ImportProblem(msg)
     module_name, _, attribute = reference.partition(":")
     try:
-        found: object = importlib.import_module(module_name)
+        found: object = _find_module(module_name, places)
     except ImportError as exc:
         msg = f"cannot import {reference!r}: {one_line(str(exc))}"
         raise _ImportProblem(msg) from exc

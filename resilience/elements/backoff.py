@@ -76,6 +76,17 @@ class Backoff:
         ),
     )
 
+    if TYPE_CHECKING:  # what the constructor accepts: durations as seconds or timedelta
+
+        def __init__(
+            self,
+            *,
+            initial: float | timedelta = ...,
+            maximum: float | timedelta = ...,
+            multiplier: float = ...,
+            jitter: Jitter = ...,
+        ) -> None: ...
+
     def __post_init__(self) -> None:
         check_fields(self)
         if self.maximum < self.initial:

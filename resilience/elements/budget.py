@@ -18,7 +18,8 @@ queue, not on the remote side. The window lives in a store: this process's memor
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 from resilience._spec import SpecTypeError, check_fields, checked
 from resilience.observe import events
@@ -74,6 +75,17 @@ class Budget:
         default=None,
         metadata=checked("other", "Where the window lives.", nullable=True, yaml=False),
     )
+
+    if TYPE_CHECKING:  # what the constructor accepts: durations as seconds or timedelta
+
+        def __init__(
+            self,
+            *,
+            ratio: float = ...,
+            min_per_second: float = ...,
+            window: float | timedelta = ...,
+            storage: BudgetStorage | None = ...,
+        ) -> None: ...
 
     def __post_init__(self) -> None:
         check_fields(self)

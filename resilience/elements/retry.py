@@ -11,6 +11,7 @@ lengthens the wait, up to ``max_hint``, never past the deadline.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from resilience._spec import check_fields, checked
@@ -101,6 +102,20 @@ class Retry:
             "seconds", "The longest wait a server's hint may ask for.", minimum=0, exclusive=True
         ),
     )
+
+    if TYPE_CHECKING:  # what the constructor accepts: durations as seconds or timedelta
+
+        def __init__(
+            self,
+            *,
+            attempts: int = ...,
+            deadline: float | timedelta | None = ...,
+            attempt_timeout: float | timedelta | None = ...,
+            backoff: Backoff = ...,
+            budget: Budget | None = ...,
+            hints: bool = ...,
+            max_hint: float | timedelta = ...,
+        ) -> None: ...
 
     def __post_init__(self) -> None:
         check_fields(self)

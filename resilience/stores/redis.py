@@ -23,7 +23,8 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from resilience._spec import SpecValueError, check_fields, checked
@@ -199,6 +200,17 @@ class RedisStorage:
             exclusive=True,
         ),
     )
+
+    if TYPE_CHECKING:  # what the constructor accepts: durations as seconds or timedelta
+
+        def __init__(
+            self,
+            *,
+            url: str,
+            namespace: str = ...,
+            reconnect_interval: float | timedelta = ...,
+            timeout: float | timedelta = ...,
+        ) -> None: ...
 
     def __post_init__(self) -> None:
         if not isinstance(self.url, str) or "://" not in self.url:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal, assert_type
 
 import resilience
@@ -74,3 +74,15 @@ fleet = Policy(
 )
 assert_type(fleet.retry, Retry | None)
 assert_type(resilience.Budget().ratio, float)
+
+# Durations take seconds or a timedelta, and read back as seconds.
+minute = timedelta(minutes=1)
+timed = Retry(deadline=minute, attempt_timeout=timedelta(seconds=5), max_hint=minute)
+assert_type(timed.deadline, float | None)
+assert_type(Backoff(initial=timedelta(seconds=1), maximum=minute).maximum, float)
+assert_type(Breaker(reset_timeout=minute).reset_timeout, float)
+assert_type(resilience.Budget(window=minute).window, float)
+assert_type(resilience.RedisStorage(url="redis://h/0", timeout=timedelta(seconds=1)).timeout, float)
+Retry(attempts="3")  # type: ignore[arg-type]
+Backoff(jitter="sometimes")  # type: ignore[arg-type]
+Breaker(fail_max=5, reset_timeout="30")  # type: ignore[arg-type]

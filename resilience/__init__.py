@@ -6,7 +6,7 @@ from resilience.backoff import Backoff
 from resilience.breaker import Breaker
 from resilience.budget import Budget
 from resilience.categories import Category
-from resilience.classifier import Classifier, Verdict, classify, explain
+from resilience.classify import Classifier, Verdict, classify, explain
 from resilience.config import PolicySet, configure, load_policies, policy
 from resilience.errors import CircuitOpenError, ConfigError, ResilienceError
 from resilience.fallback import Fallback

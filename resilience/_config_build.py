@@ -27,7 +27,7 @@ from resilience.backoff import JITTERS, Backoff
 from resilience.breaker import Breaker
 from resilience.budget import Budget
 from resilience.categories import Category
-from resilience.classifier import Classifier, rule_entries
+from resilience.classify import Classifier, rule_entries
 from resilience.config import PolicySet
 from resilience.errors import ConfigError
 from resilience.fallback import Fallback

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from resilience.catalogs import BUILTIN, Catalog, load, load_all
-from resilience.classifier import default_classifier
+from resilience.classify import default_classifier
 from resilience.errors import ResilienceError
 
 __all__ = ["main"]

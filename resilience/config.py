@@ -24,7 +24,7 @@ from types import MappingProxyType
 from typing import Any, ParamSpec, TypeVar, cast
 
 from resilience._config_yaml import read, suggest
-from resilience.classifier import Classifier, default_classifier
+from resilience.classify import Classifier, default_classifier
 from resilience.errors import ConfigError
 from resilience.policy import Policy
 from resilience.storage import RedisStorage

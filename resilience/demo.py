@@ -35,7 +35,7 @@ import structlog
 from resilience.backoff import Backoff
 from resilience.breaker import Breaker
 from resilience.categories import Category
-from resilience.classifier import classify
+from resilience.classify import classify
 from resilience.errors import CircuitOpenError, ResilienceError
 from resilience.fallback import Fallback
 from resilience.policy import Policy

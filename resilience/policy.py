@@ -32,7 +32,7 @@ from resilience._state import skip_sleeps
 from resilience.breaker import Breaker, Circuit
 from resilience.budget import BudgetState
 from resilience.categories import Category
-from resilience.classifier import Classifier, default_classifier
+from resilience.classify import Classifier, default_classifier
 from resilience.errors import CircuitOpenError
 from resilience.fallback import Fallback
 from resilience.retry import Queue, Retry

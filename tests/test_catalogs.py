@@ -17,7 +17,7 @@ import pytest
 
 from resilience import Category, Classifier
 from resilience.catalogs import BUILTIN, Catalog, load, load_all
-from resilience.classifier import qualified_name
+from resilience.classify import qualified_name
 
 LIBRARY_CATALOGS = ("awsiot", "aiomqtt", "botocore", "devopsagent", "engineio")
 LIBRARY_MODULES = (

@@ -31,7 +31,7 @@ import aiomqtt
 
 from resilience.backoff import Backoff
 from resilience.categories import Category
-from resilience.classifier import Classifier, default_classifier
+from resilience.classify import Classifier, default_classifier
 from resilience.policy import Policy
 from resilience.retry import Retry
 

@@ -32,7 +32,7 @@ import engineio.exceptions
 
 from resilience.backoff import Backoff
 from resilience.categories import Category
-from resilience.classifier import Classifier, RuleSpec, qualified_name
+from resilience.classify import Classifier, RuleSpec, qualified_name
 from resilience.policy import Policy
 from resilience.retry import Retry
 

@@ -59,7 +59,7 @@ from AWSIoTPythonSDK.MQTTLib import AWSIoTMQTTClient
 
 from resilience import events
 from resilience.backoff import Backoff
-from resilience.classifier import default_classifier
+from resilience.classify import default_classifier
 from resilience.policy import Policy
 from resilience.retry import Retry
 

@@ -1,0 +1,215 @@
+"""User rules: how they are written, checked, and matched to the classes they name.
+
+A rule names a class three ways: the class object itself, its qualified name
+(``"botocore.exceptions.ReadTimeoutError"``, ``"tests.test_x.test_it.<locals>.Boom"`` for a
+class defined in a function), or any public alias it is importable as
+(``"aiohttp.ClientResponseError"`` for ``aiohttp.client_exceptions.ClientResponseError``).
+Class objects become their qualified names at once; aliases are resolved lazily, from the
+modules already imported (:func:`resolve_loaded`), so building a classifier imports nothing.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from resilience.catalogs import Code, Entry, Status
+from resilience.categories import Category
+from resilience.classify.verdict import qualified_name
+
+__all__ = ["RuleSpec", "check_name", "resolve_loaded", "rule_entries", "rule_warnings"]
+
+#: A user rule: a category (or its value), or ``{"codes": {...}, "statuses": {...}}``.
+RuleSpec = Category | str | Mapping[str, Mapping[Any, Category | str]]
+
+_RULE_KEYS = ("codes", "statuses")
+_LOCALS = "<locals>"
+_TYPE_DICT = type.__dict__["__dict__"].__get__
+
+
+def check_name(name: object, where: str) -> str:
+    """A rule's class as the qualified name it is matched by.
+
+    Raises:
+        TypeError: ``name`` is neither a class nor a string.
+        ValueError: the string is not a dotted class name.
+    """
+    if isinstance(name, type):
+        return qualified_name(name)
+    if not isinstance(name, str):
+        msg = (
+            f"{where}: a rule names a class by the class itself or its qualified name "
+            f"(a str), got {name!r}"
+        )
+        raise TypeError(msg)
+    parts = name.split(".")
+    if (
+        len(parts) < 2
+        or not parts[0].isidentifier()
+        or not all(part.isidentifier() or part == _LOCALS for part in parts)
+        or parts[-1] == _LOCALS
+    ):
+        msg = (
+            f"{where}: {name!r} is not a qualified class name; "
+            "write it as module.ClassName, e.g. 'botocore.exceptions.ClientError'"
+        )
+        raise ValueError(msg)
+    return name
+
+
+def _check_status(key: object, where: str) -> Status:
+    if isinstance(key, str):
+        text = key.strip().lower()
+        if len(text) == 3 and text[0] in "12345" and text[1:] == "xx":
+            return text
+        if text.isdigit():
+            key = int(text)
+    if isinstance(key, int) and not isinstance(key, bool) and 100 <= key <= 599:
+        return key
+    msg = f"{where}: expected an HTTP status (100-599) or a family such as '5xx', got {key!r}"
+    raise ValueError(msg)
+
+
+def _check_code(key: object, where: str) -> Code:
+    if isinstance(key, bool) or not isinstance(key, str | int) or key == "":
+        msg = f"{where}: expected an error code (a non-empty string or an integer), got {key!r}"
+        raise ValueError(msg)
+    return key
+
+
+def rule_entries(rules: Mapping[Any, RuleSpec], *, where: str = "rules") -> tuple[Entry, ...]:
+    """Check user rules and turn them into catalog rows.
+
+    Raises:
+        TypeError: a rule has the wrong shape.
+        ValueError: a name, code, status or category is not valid; the message names the rule.
+    """
+    if not isinstance(rules, Mapping):
+        msg = f"{where}: expected a mapping of class name to category, got {type(rules).__name__}"
+        raise TypeError(msg)
+    entries: list[Entry] = []
+    for name, spec in rules.items():
+        target = check_name(name, where)
+        here = f"{where}.{target}"
+        reason = "a rule of this classifier"
+        if isinstance(spec, Category | str):
+            entries.append(Entry(target, Category.parse(spec, where=here), reason))
+            continue
+        if not isinstance(spec, Mapping):
+            msg = (
+                f"{here}: expected a category or a mapping with 'codes' and/or 'statuses', "
+                f"got {type(spec).__name__}"
+            )
+            raise TypeError(msg)
+        unknown = sorted(str(k) for k in spec if k not in _RULE_KEYS)
+        if unknown or not spec:
+            msg = f"{here}: expected the keys 'codes' and/or 'statuses', got {unknown or 'none'}"
+            raise ValueError(msg)
+        for kind in _RULE_KEYS:
+            table = spec.get(kind)
+            if table is None:
+                continue
+            if not isinstance(table, Mapping):
+                msg = f"{here}.{kind}: expected a mapping to categories, got {type(table).__name__}"
+                raise TypeError(msg)
+            for key, value in table.items():
+                at = f"{here}.{kind}.{key}"
+                category = Category.parse(value, where=at)
+                if kind == "codes":
+                    entries.append(Entry(target, category, reason, code=_check_code(key, at)))
+                else:
+                    entries.append(Entry(target, category, reason, status=_check_status(key, at)))
+    return tuple(entries)
+
+
+def normalize_rules(rules: Mapping[Any, RuleSpec]) -> dict[str, RuleSpec]:
+    """The rules keyed by qualified name (class objects replaced), later keys winning."""
+    return {check_name(name, "rules"): spec for name, spec in rules.items()}
+
+
+# --- aliases ---------------------------------------------------------------------------------
+
+
+def _walk(root: object, path: list[str]) -> object | None:
+    """``root.a.b``, read from namespaces only (no module ``__getattr__``, no property)."""
+    obj = root
+    for part in path:
+        try:
+            namespace = _TYPE_DICT(obj) if isinstance(obj, type) else vars(obj)
+        except TypeError:
+            return None
+        obj = namespace.get(part)
+        if obj is None:
+            return None
+    return obj
+
+
+def resolve_loaded(name: str) -> tuple[bool, type | None]:
+    """The class ``name`` denotes, looked up in modules already imported (never importing).
+
+    Returns ``(settled, cls)``: ``settled`` is false while no module of the name's prefixes is
+    imported (ask again later); ``cls`` is the class, or ``None`` when the name denotes none
+    (a ``<locals>`` name, or a class of a module that does not define it).
+    """
+    if _LOCALS in name:
+        return True, None
+    parts = name.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        module = sys.modules.get(".".join(parts[:cut]))
+        if module is None:
+            continue
+        found = _walk(module, parts[cut:])
+        return True, found if isinstance(found, type) else None
+    return False, None
+
+
+def _import_prefix(name: str) -> tuple[str, object] | None:
+    parts = name.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        module_name = ".".join(parts[:cut])
+        try:
+            return module_name, importlib.import_module(module_name)
+        except Exception:  # noqa: BLE001, S112 - not importable here: try a shorter prefix
+            continue
+    return None
+
+
+def rule_warnings(rules: Mapping[Any, Any], *, where: str = "classify") -> list[str]:
+    """Warnings about rules that name a class their module does not define.
+
+    Imports each rule's module (the longest importable prefix of the name), as
+    ``resilience check`` does; a name none of whose prefixes imports is not judged (the
+    library may not be installed where the file is checked), nor is a ``<locals>`` name.
+    """
+    lines: list[str] = []
+    for key in rules:
+        if not isinstance(key, str) or _LOCALS in key:
+            continue
+        found = _import_prefix(key)
+        if found is None:
+            continue
+        module_name, module = found
+        rest = key[len(module_name) + 1 :].split(".")
+        obj = _walk(module, rest)
+        if isinstance(obj, type) and issubclass(obj, BaseException):
+            continue
+        if obj is None:
+            try:
+                names = [n for n in vars(module) if not n.startswith("_")]
+            except TypeError:
+                names = []
+            close = difflib.get_close_matches(rest[0], names, n=1)
+            hint = f"; did you mean {module_name}.{close[0]}?" if close else ""
+            lines.append(
+                f"{where}.{key}: module {module_name} has no class {'.'.join(rest)}{hint} "
+                "(the rule never matches)"
+            )
+        else:
+            lines.append(
+                f"{where}.{key}: {key} is a {type(obj).__name__}, not an exception class "
+                "(the rule never matches)"
+            )
+    return lines

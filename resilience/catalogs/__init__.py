@@ -36,6 +36,7 @@ __all__ = [
     "by_class",
     "by_code",
     "by_status",
+    "http_statuses",
     "installed",
     "installed_errors",
     "load",
@@ -50,6 +51,13 @@ BUILTIN: tuple[str, ...] = (
     "botocore",
     "devopsagent",
     "engineio",
+    "requests",
+    "urllib3",
+    "httpx",
+    "aiohttp",
+    "grpc",
+    "redis",
+    "websockets",
 )
 
 #: The entry point group third-party packages register their catalogs in.
@@ -156,6 +164,27 @@ def by_code(target: str, code: Code, category: Category, reason: str) -> Entry:
 def by_status(target: str, status: Status, category: Category, reason: str) -> Entry:
     """A row for one HTTP status (``503``) or status family (``"5xx"``) of a class."""
     return Entry(target, category, reason, status=status)
+
+
+def http_statuses(target: str, what: str = "the server") -> tuple[Entry, ...]:
+    """The status rows every HTTP client shares, for ``target``, a class decided by the status
+    of the response it carries: throttling, timeouts and 5xx retryable (as urllib3's
+    ``Retry(status_forcelist=...)`` and botocore's standard mode retry 429 and 500-504), a
+    refusal of credentials auth, any other 4xx, 501 and 505 permanent."""
+    R, A, P = Category.RETRYABLE, Category.AUTH, Category.PERMANENT
+    return (
+        by_status(target, 408, R, f"HTTP 408: {what} timed out waiting for the request"),
+        by_status(target, 425, R, "HTTP 425: too early, a replay was refused; send it again"),
+        by_status(target, 429, R, "HTTP 429: too many requests, throttled; back off"),
+        by_status(target, 401, A, "HTTP 401: unauthenticated; retrying sends the same credentials"),
+        by_status(target, 403, A, "HTTP 403: forbidden"),
+        by_status(target, 407, A, "HTTP 407: the proxy wants credentials"),
+        by_status(target, 511, A, "HTTP 511: the network wants authentication (captive portal)"),
+        by_status(target, 501, P, "HTTP 501: not implemented, and it won't be on a retry"),
+        by_status(target, 505, P, "HTTP 505: the HTTP version is not supported"),
+        by_status(target, "5xx", R, f"HTTP 5xx: {what} failed; it may recover"),
+        by_status(target, "4xx", P, "HTTP 4xx: the request is wrong; fix it"),
+    )
 
 
 def load(name: str) -> Catalog:

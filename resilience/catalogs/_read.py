@@ -42,13 +42,17 @@ __all__ = [
     "attr",
     "call",
     "cause_or_context",
+    "first_exception",
     "header",
     "http_status",
     "plain",
     "quiet",
+    "response_hint",
+    "response_status",
     "retry_after",
     "trust",
     "trusted",
+    "trusted_type",
 ]
 
 T = TypeVar("T")
@@ -143,7 +147,8 @@ def attr(obj: object, name: str) -> Any:
     return quiet(getattr, obj, name, None)
 
 
-def _trusted_type(kind: type) -> bool:
+def trusted_type(kind: type) -> bool:
+    """Whether every class of ``kind``'s MRO was defined by a trusted package."""
     return all(trusted(cls) for cls in _TYPE_MRO(kind))
 
 
@@ -154,7 +159,7 @@ def call(obj: object, name: str, *args: Any) -> Any:
     such as ``Mapping.get`` runs the subclass's own ``__getitem__``.
     """
     try:
-        if _trusted_type(type(obj)):
+        if trusted_type(type(obj)):
             method = getattr(obj, name, None)
             return method(*args) if callable(method) else None
     except Exception:  # noqa: BLE001 - a trusted method that fails: no value
@@ -283,6 +288,39 @@ def _generic(exc: BaseException) -> Reading:
     return tuple(codes), http_status(exc)
 
 
+def _generic_hint(exc: BaseException) -> float | None:
+    response = attr(exc, "response")
+    if response is not None and type(response) is not dict:
+        return response_hint(response)
+    return None
+
+
 #: How an exception of a family no catalog reads is read: string ``error_code``/``code``
-#: attributes, and an HTTP status wherever common clients put it.
-GENERIC = Reader("builtins.BaseException", _generic)
+#: attributes, an HTTP status wherever common clients put it, and the ``Retry-After`` of a
+#: ``response`` it carries (a urllib3 ``HTTPResponse`` an application attached, say).
+GENERIC = Reader("builtins.BaseException", _generic, hint=_generic_hint)
+
+
+def response_status(response: object) -> int | None:
+    """The status of an HTTP response object of any client (``status_code`` or ``status``)."""
+    if response is None:
+        return None
+    status = as_status(attr(response, "status_code"))
+    return status if status is not None else as_status(attr(response, "status"))
+
+
+def response_hint(response: object) -> float | None:
+    """The ``Retry-After`` of an HTTP response object of any client, in seconds."""
+    if response is None:
+        return None
+    return retry_after(header(attr(response, "headers"), "retry-after"))
+
+
+def first_exception(values: object) -> BaseException | None:
+    """The first exception in a tuple (``exc.args``), for wrappers that keep it there."""
+    if type(values) is not tuple:
+        return None
+    for value in values[:4]:
+        if issubclass(type(value), BaseException):
+            return value  # type: ignore[no-any-return]
+    return None

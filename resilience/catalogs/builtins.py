@@ -140,6 +140,11 @@ CATALOG = Catalog(
         by_class("builtins.ConnectionResetError", R, "the peer dropped the connection"),
         by_class("builtins.ConnectionAbortedError", R, "the connection was aborted in transit"),
         by_class("builtins.BrokenPipeError", R, "the peer closed the connection mid-write"),
+        by_class(
+            "builtins.EOFError",
+            R,
+            "the stream ended: the peer closed the connection (websockets retries it too)",
+        ),
         by_class(_OS, P, "an operating-system error with no transient errno", defers=True),
         *(by_code(_OS, name, R, reason) for name, reason in _TRANSIENT_ERRNOS.items()),
         *(by_code(_OS, name, P, reason) for name, reason in _PERMANENT_ERRNOS.items()),

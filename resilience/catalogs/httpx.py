@@ -5,7 +5,8 @@ connect (``ConnectError``, ``ConnectTimeout``), which never reached the server. 
 every transport failure that is transient, and look at what a ``ConnectError`` wraps (httpx
 raises it ``from`` httpcore's, which is raised ``from`` the ``OSError`` or ``ssl`` error): a
 refused connection is retried, a failed certificate verification or a name that does not
-exist is not. ``HTTPStatusError`` (``raise_for_status()``) is decided by its response's
+exist is not (httpcore keeps the error under it as its first argument, ``from None``).
+``HTTPStatusError`` (``raise_for_status()``) is decided by its response's
 status, with its ``Retry-After`` as the server's hint. A pool timeout is a client-side limit:
 queue.
 """
@@ -13,7 +14,13 @@ queue.
 from __future__ import annotations
 
 from resilience.catalogs import Catalog, Reader, Reading, by_class, http_statuses
-from resilience.catalogs._read import attr, response_hint, response_status
+from resilience.catalogs._read import (
+    attr,
+    cause_or_context,
+    first_exception,
+    response_hint,
+    response_status,
+)
 from resilience.categories import Category
 
 R, A, Q, P = Category.RETRYABLE, Category.AUTH, Category.QUEUE, Category.PERMANENT
@@ -29,6 +36,15 @@ def _read(exc: BaseException) -> Reading:
 
 def _hint(exc: BaseException) -> float | None:
     return response_hint(attr(exc, "response"))
+
+
+def _no_code(exc: BaseException) -> Reading:
+    return (), None
+
+
+def _httpcore_inner(exc: BaseException) -> BaseException | None:
+    # httpcore raises `to_exc(exc) from None`: the original error is its first argument.
+    return first_exception(attr(exc, "args")) or cause_or_context(exc)
 
 
 # name: (category, reason, defers); httpx and httpcore share the transport names.
@@ -103,5 +119,11 @@ CATALOG = Catalog(
             for name, (cat, reason, defers) in {**_TRANSPORT, **_HTTPCORE}.items()
         ),
     ),
-    readers=(Reader("httpx.HTTPError", _read, hint=_hint),),
+    readers=(
+        Reader("httpx.HTTPError", _read, hint=_hint),
+        *(
+            Reader("httpcore." + root, _no_code, inner=_httpcore_inner)
+            for root in ("NetworkError", "TimeoutException", "ProtocolError", "ProxyError")
+        ),
+    ),
 )

@@ -69,8 +69,12 @@ _CLOSE_CODES: dict[Code, tuple[Category, str]] = {
 _ROWS = {
     "WebSocketException": (P, "a websockets error with no transient cause", True),
     "ConnectionClosed": (R, "the connection closed under the call: reconnect", False),
-    "ConnectionClosedError": (R, "the connection closed with an error", False),
-    "ConnectionClosedOK": (R, "the connection closed cleanly under the call: reconnect", False),
+    "ConnectionClosedError": (
+        None,
+        "the connection closed with an error: by its close code",
+        False,
+    ),
+    "ConnectionClosedOK": (None, "the connection closed cleanly: by its close code", False),
     "InvalidHandshake": (P, "the opening handshake failed", True),
     "SecurityError": (P, "the handshake is over websockets' security limits", False),
     "InvalidMessage": (

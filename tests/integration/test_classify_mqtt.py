@@ -9,6 +9,7 @@ certificate the client does not trust.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
 import threading
@@ -82,6 +83,8 @@ class DisconnectingBroker:
                 return
 
     def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the accept() (closing alone does not)
         self.sock.close()
         self.thread.join(5)
 

@@ -142,8 +142,17 @@ def _misbehaving(how: str, value: object) -> Callable[[object], object]:
     return read
 
 
+def _method(read: Callable[[object], object]) -> Callable[..., object]:
+    def method(self: object, *args: object) -> object:
+        return read(self)
+
+    return method
+
+
 @st.composite
-def odd_exceptions(draw: st.DrawFn, depth: int = 0, printable: bool = False) -> BaseException:
+def odd_exceptions(  # noqa: PLR0912 - one branch per way of misbehaving
+    draw: st.DrawFn, depth: int = 0, printable: bool = False
+) -> BaseException:
     base = draw(st.sampled_from(_BASES))
     namespace: dict[str, Any] = {}
     if printable:  # what the policy itself needs of an exception: see the xfail tests below
@@ -156,10 +165,10 @@ def odd_exceptions(draw: st.DrawFn, depth: int = 0, printable: bool = False) -> 
         if draw(st.booleans()):
             namespace[name] = property(_misbehaving(how, value))
         else:
-            namespace[name] = lambda self, *a, _f=_misbehaving(how, value): _f(self)  # a method
+            namespace[name] = _method(_misbehaving(how, value))
     if not printable and draw(st.booleans()):
         how = draw(st.sampled_from(["raise", "warn"]))
-        namespace["__getattr__"] = lambda self, name, _f=_misbehaving(how, None): _f(self)
+        namespace["__getattr__"] = _method(_misbehaving(how, None))
     cls = type(draw(st.sampled_from(["Odd", "Weird", "X"])), (base,), namespace)
     module = draw(st.sampled_from(["keep", "delete", "number"]))
     try:
@@ -181,7 +190,7 @@ def odd_exceptions(draw: st.DrawFn, depth: int = 0, printable: bool = False) -> 
                     exc.args = value if isinstance(value, tuple) else (value,)
                 else:
                     object.__setattr__(exc, name, value)
-        except Exception:  # noqa: BLE001 - a setter that refuses: leave it unset
+        except Exception:  # noqa: S112 - a setter that refuses: leave it unset
             continue
     if depth < 2 and draw(st.booleans()):
         inner = draw(odd_exceptions(depth + 1, printable))

@@ -181,8 +181,12 @@ def _client_error_key(
         raise TypeError
     code = error["Code"]
     status = metadata["HTTPStatusCode"]
+    if _type(code) is not _str or (status is not None and _type(status) is not _int):
+        raise TypeError
+    if code in _STATIC:  # a row of its own decides, whatever the operation's model says
+        return code, status
     operation = exc.operation_name  # type: ignore[attr-defined]
-    if _type(code) is not _str or _type(status) is not _int or _type(operation) is not _str:
+    if _type(operation) is not _str:
         raise TypeError
     return code, status, operation
 
@@ -387,6 +391,9 @@ _PERMANENT_CLASSES = {
     "ImminentRemovalWarning": "a warning (raised only when warnings are errors), not transient",
     "UnsupportedTLSVersionWarning": "a warning (raised only when warnings are errors): old TLS",
 }
+
+#: Codes with a row of their own (the model's trait is only a pseudo-code after them).
+_STATIC = frozenset((*_THROTTLED, *_TRANSIENT, *_AUTH))
 
 CATALOG = Catalog(
     "botocore",

@@ -95,7 +95,9 @@ def _hint(exc: BaseException) -> float | None:
 def _key(exc: BaseException) -> Hashable:
     # Only calls with no trailing metadata are remembered (metadata may carry a pushback);
     # the status code is a grpc.StatusCode member, hashable and plain.
-    if exc.trailing_metadata():  # type: ignore[attr-defined]
+    # (grpc.aio's Metadata is asked by its own dict: its __len__ sums every value's length.)
+    metadata = exc.trailing_metadata()  # type: ignore[attr-defined]
+    if metadata is not None and (metadata if type(metadata) is tuple else metadata._metadata):
         raise TypeError
     return exc.code()  # type: ignore[attr-defined, no-any-return]
 

@@ -2,10 +2,10 @@
 
 A wrapper that says nothing specific (a catalog row marked ``defers``: aiomqtt's ``MqttError``,
 requests' ``ConnectionError``, botocore's ``SSLError``) is decided by the first specific
-verdict inward along its chain. The next link of an exception is, in order: what its family's
-reader finds (botocore keeps the underlying error in ``kwargs["error"]``; aiomqtt converts an
-``OSError`` with ``from None``, so its reader returns the context anyway), else
-``__cause__``, else ``__context__`` unless ``__suppress_context__`` is set. Links no rule
+verdict inward along its chain. The next link of an exception is, in order: its
+``__cause__``, else what its family's reader finds (botocore keeps the underlying error in
+``kwargs["error"]``; aiomqtt and httpcore convert an error with ``from None``, so their readers
+return it anyway), else ``__context__`` unless ``__suppress_context__`` is set. Links no rule
 knows are passed through; the walk stops after :data:`MAX_LINKS` links, so a cycle (which
 ``__context__`` assigned by hand can make) ends too.
 
@@ -28,14 +28,14 @@ _SUPPRESS = BaseException.__dict__["__suppress_context__"].__get__
 
 def next_link(exc: BaseException, reader: Reader) -> BaseException | None:
     """The exception ``exc`` wraps, or ``None``."""
+    cause: BaseException | None = _CAUSE(exc)
+    if cause is not None:
+        return cause
     inner = reader.inner
     if inner is not None:
         found = inner(exc)
         if found is not None and found is not exc:
             return found
-    cause: BaseException | None = _CAUSE(exc)
-    if cause is not None:
-        return cause
     if _SUPPRESS(exc):
         return None
     context: BaseException | None = _CONTEXT(exc)

@@ -33,6 +33,7 @@ from resilience.classify.verdict import Verdict, qualified_name
 __all__ = ["Assessment", "Classifier", "default_classifier"]
 
 _USER = "user"
+_CAUSE = BaseException.__dict__["__cause__"].__get__
 _TYPE_MRO = type.__dict__["__mro__"].__get__
 
 #: What :meth:`Classifier.assess` returns: (category, server hint in seconds, a rule decided).
@@ -155,7 +156,7 @@ class Classifier:
                 except Exception:  # noqa: BLE001 - a code not seen yet, or an unusual value
                     rule = self._match(plan, exc)
             if rule.defers:
-                return self._walk(exc, plan, rule)[0].category
+                return self._chain_category(exc, plan.reader, rule.category)
             return rule.category
         except Exception:  # noqa: BLE001 - e.g. a metaclass whose __hash__ fails
             return self.assess(exc)[0]
@@ -273,6 +274,23 @@ class Classifier:
             with contextlib.suppress(Exception):  # an unusual value is never remembered
                 plan.memo[key(exc)] = rule
         return rule
+
+    def _chain_category(self, exc: BaseException, reader: Reader, own: Category) -> Category:
+        """:meth:`_walk` for `classify`: the category only, no path kept, lookups inline."""
+        plans = self._plans
+        current = exc
+        for _ in range(MAX_LINKS):
+            link = _CAUSE(current)
+            if link is None:
+                link = next_link(current, reader)
+                if link is None:
+                    break
+            plan = plans.get(type(link)) or self._plan(type(link))
+            rule = plan.fast or self._match(plan, link)
+            if rule.decides:
+                return rule.category
+            current, reader = link, plan.reader
+        return own
 
     def _walk(self, exc: BaseException, plan: Plan, rule: Rule) -> tuple[Rule, list[BaseException]]:
         """The first specific rule inward from the wrapper ``exc``, and the path to it."""

@@ -27,15 +27,12 @@ class Rule:
     category: Category
     defers: bool = False
     default: bool = False
+    #: A specific verdict: not a wrapper's, not the default.
+    decides: bool = True
 
     @classmethod
     def of(cls, verdict: Verdict, *, defers: bool = False, default: bool = False) -> Rule:
-        return cls(verdict, verdict.category, defers, default)
-
-    @property
-    def decides(self) -> bool:
-        """A specific verdict: not a wrapper's, not the default."""
-        return not (self.defers or self.default)
+        return cls(verdict, verdict.category, defers, default, not (defers or default))
 
 
 @dataclass(slots=True)

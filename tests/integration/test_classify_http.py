@@ -88,6 +88,10 @@ def _closed() -> str:
     return f"http://{LOCALHOST}:{free_port()}/"
 
 
+def _urlopen(url: str, timeout: float) -> Any:
+    return urllib.request.urlopen(url, timeout=timeout)  # noqa: S310 - http(s) URLs of the tests
+
+
 def raised(call: Callable[[], Any]) -> BaseException:
     try:
         call()
@@ -107,7 +111,7 @@ def check(exc: BaseException, category: Category, rule: str, via_first: str | No
     )
     if via_first is not None:
         assert verdict.via[0] == via_first, verdict.via
-        assert verdict.via[-1] == rule.split()[0], verdict.via
+        assert verdict.via[-1] == rule.split(maxsplit=1)[0], verdict.via
 
 
 REFUSED = "builtins.ConnectionRefusedError"
@@ -228,15 +232,13 @@ def test_httpx(site: Site, untrusted: Site, closed: str) -> None:
 async def test_httpx_async(site: Site, closed: str) -> None:
     httpx = pytest.importorskip("httpx")
     async with httpx.AsyncClient() as client:
-        try:
+        with pytest.raises(httpx.ConnectError) as refused:
             await client.get(closed)
-        except httpx.ConnectError as exc:
-            check(exc, R, REFUSED, "httpx.ConnectError")
         response = await client.get(site.url + "/429")
-        try:
+        with pytest.raises(httpx.HTTPStatusError) as throttled:
             response.raise_for_status()
-        except httpx.HTTPStatusError as exc:
-            assert explain(exc).hint == 7.0
+    check(refused.value, R, REFUSED, "httpx.ConnectError")
+    assert explain(throttled.value).hint == 7.0
 
 
 # --- aiohttp -----------------------------------------------------------------------------------
@@ -247,9 +249,12 @@ async def test_aiohttp(site: Site, untrusted: Site, closed: str) -> None:
 
     async def get(url: str, timeout: float = 5) -> BaseException:
         try:
-            async with aiohttp.ClientSession(raise_for_status=True) as session:
-                async with session.get(url, timeout=aiohttp.ClientTimeout(total=timeout)) as r:
-                    await r.read()
+            timeouts = aiohttp.ClientTimeout(total=timeout)
+            async with (
+                aiohttp.ClientSession(raise_for_status=True) as session,
+                session.get(url, timeout=timeouts) as response,
+            ):
+                await response.read()
         except Exception as exc:
             return exc
         pytest.fail("no exception")
@@ -269,7 +274,7 @@ async def test_aiohttp(site: Site, untrusted: Site, closed: str) -> None:
     throttled = await get(site.url + "/429")
     check(throttled, R, "aiohttp.client_exceptions.ClientResponseError status=429")
     # aiohttp's deprecated `.code` warns; the classifier never reads it.
-    with pytest.warns(DeprecationWarning):
+    with pytest.warns(DeprecationWarning, match="code property is deprecated"):
         assert throttled.code == 429  # type: ignore[attr-defined]
     with _no_warnings():
         assert explain(throttled).hint == 7.0
@@ -280,23 +285,23 @@ async def test_aiohttp(site: Site, untrusted: Site, closed: str) -> None:
 
 def test_urllib_and_http_client(site: Site, untrusted: Site, closed: str) -> None:
     check(
-        raised(lambda: urllib.request.urlopen(closed, timeout=5)),
+        raised(lambda: _urlopen(closed, timeout=5)),
         R,
         REFUSED,
         "urllib.error.URLError",
-    )  # noqa: S310
+    )
     check(
-        raised(lambda: urllib.request.urlopen(untrusted.url, timeout=5)),
+        raised(lambda: _urlopen(untrusted.url, timeout=5)),
         P,
         CERT,
         "urllib.error.URLError",
-    )  # noqa: S310
+    )
     check(
-        raised(lambda: urllib.request.urlopen(site.url + "/slow", timeout=0.05)),
+        raised(lambda: _urlopen(site.url + "/slow", timeout=0.05)),
         R,
         "builtins.TimeoutError",
-    )  # noqa: S310
-    busy = raised(lambda: urllib.request.urlopen(site.url + "/503", timeout=5))  # noqa: S310
+    )
+    busy = raised(lambda: _urlopen(site.url + "/503", timeout=5))
     assert isinstance(busy, urllib.error.HTTPError)
     check(busy, R, "urllib.error.HTTPError status=5xx")
     assert explain(busy).hint == 7.0
@@ -321,7 +326,7 @@ async def test_asyncio(closed: str) -> None:
         check(exc, R, "builtins.TimeoutError")
 
 
-class _no_warnings:  # noqa: N801 - reads as a context manager
+class _no_warnings:
     def __enter__(self) -> None:
         import warnings
 

@@ -10,6 +10,7 @@ certificate the client does not trust.
 from __future__ import annotations
 
 import contextlib
+import gc
 import socket
 import ssl
 import threading
@@ -191,6 +192,8 @@ async def test_an_untrusted_broker_certificate_is_not_retried(
     trusting = ssl.create_default_context(cafile=str(pki.cloud_ca))
     async with aiomqtt.Client(LOCALHOST, tls_broker.port, tls_context=trusting) as client:
         await client.publish("t", "trusted")
+    del exc, caught
+    gc.collect()  # here, where the warning of the leaked socket is ignored, not in a later test
 
 
 async def test_a_name_that_does_not_resolve_is_not_retried() -> None:

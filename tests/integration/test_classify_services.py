@@ -325,7 +325,7 @@ async def test_websockets() -> None:
                 with pytest.raises(ConnectionClosed) as caught:
                     await ws.recv()
                 closed[code] = explain(caught.value)
-    with pytest.raises(OSError) as refused:
+    with pytest.raises(ConnectionRefusedError) as refused:
         async with connect(f"ws://{LOCALHOST}:{free_port()}/"):
             pass
 

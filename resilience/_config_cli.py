@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from resilience.categories import Category
+from resilience.classify import rule_warnings
 from resilience.cli import EXIT_OK, EXIT_USAGE, CommandError, format_table
 from resilience.config import ENV_VAR, PolicySet, load
 from resilience.storage import mask_url
@@ -100,6 +101,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         headers = ("policy", "attempts", "deadline", "backoff", "breaker", "queue", "fallback")
         print()
         print(format_table(headers, [_row(p) for p in policies.values()]))
+    for line in rule_warnings(policies.classifier.rules):
+        print(f"resilience: warning: {line}", file=sys.stderr)
     return EXIT_OK
 
 

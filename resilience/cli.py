@@ -11,8 +11,8 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from resilience.catalogs import BUILTIN, Catalog, load, load_all
-from resilience.classify import default_classifier
+from resilience.catalogs import Catalog, installed_errors, load, load_all
+from resilience.classify import default_classifier, verdict_lines
 from resilience.errors import ResilienceError
 
 __all__ = ["main"]
@@ -70,6 +70,8 @@ def cmd_catalog(args: argparse.Namespace) -> int:
             title + "\n\n" + format_table(("rule", "category", "reason"), _catalog_rows(catalog))
         )
     print("\n\n".join(blocks))
+    for line in installed_errors():
+        print(f"resilience: warning: catalog left out: {line}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -100,9 +102,10 @@ def _mro_names(dotted: str) -> tuple[str, ...]:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    """Print the category, rule and reason for a class name (and optional code/status)."""
-    names = _mro_names(args.name)
-    verdict = default_classifier().explain_name(names, code=args.code, status=args.status)
+    """Print the category, rule and reason for a class name (and optional code/status), or
+    for a cause chain of names, outermost first (the code and status are the last one's)."""
+    chain = [_mro_names(name) for name in (args.name, *args.causes)]
+    verdict = default_classifier().explain_chain(chain, code=args.code, status=args.status)
     if verdict is None:
         msg = (
             f"{args.name}: no rule knows this class (nor, if it could be imported, any of its "
@@ -110,10 +113,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
             f"'{default_classifier().default.value}'"
         )
         raise CommandError(msg, EXIT_USAGE)
-    print(f"category: {verdict.category.value}")
-    print(f"rule:     {verdict.rule}")
-    print(f"catalog:  {verdict.catalog or '-'}")
-    print(f"reason:   {verdict.reason}")
+    print("\n".join(verdict_lines(verdict)))
     return EXIT_OK
 
 
@@ -143,11 +143,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
 
     p = sub.add_parser("catalog", help="print the built-in classification table")
-    p.add_argument("library", nargs="?", choices=BUILTIN, help="one catalog only")
+    p.add_argument("library", nargs="?", help="one catalog only (built-in or installed)")
     p.set_defaults(handler=cmd_catalog)
 
     p = sub.add_parser("explain", help="say how a class (and code or status) is classified")
     p.add_argument("name", metavar="DOTTED.NAME", help="e.g. botocore.exceptions.ClientError")
+    p.add_argument(
+        "causes",
+        nargs="*",
+        metavar="CAUSE",
+        help="the exceptions it wraps, outermost first, e.g. socket.gaierror --code EAI_NONAME",
+    )
     p.add_argument("--code", help="an error code: ThrottlingException, 135, ECONNREFUSED ...")
     p.add_argument("--status", type=_status, help="an HTTP status, e.g. 503")
     p.set_defaults(handler=cmd_explain)

@@ -58,7 +58,7 @@ def test_bad_usage_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) ->
     assert main([]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err
-    assert "invalid choice: 'nope'" in err
+    assert "no catalog 'nope'" in err
 
 
 def test_python_dash_m_runs_the_same_command() -> None:

@@ -201,6 +201,13 @@ def _client_error_hint(exc: BaseException) -> float | None:
     return retry_after(header(metadata.get("HTTPHeaders"), "retry-after"))
 
 
+def _spell(raw: str) -> tuple[Code, ...]:
+    text = raw.strip()
+    if text[:1].islower():  # an event stream's camelCase code
+        return (text, text[0].upper() + text[1:])
+    return (text,)
+
+
 def _wrapped(exc: BaseException) -> BaseException | None:
     kwargs = attr(exc, "kwargs")
     inner = kwargs.get("error") if type(kwargs) is dict else None
@@ -450,6 +457,7 @@ CATALOG = Catalog(
             hint=_client_error_hint,
             key=_client_error_key,
             reads=("response", "operation_name"),
+            spell=_spell,
         ),
         Reader(_X + "BotoCoreError", _no_code, inner=_wrapped),
     ),

@@ -22,7 +22,7 @@ from resilience.classify.classifier import (
     explain,
 )
 from resilience.classify.rules import RuleSpec, rule_entries, rule_warnings
-from resilience.classify.verdict import Verdict, format_via, qualified_name
+from resilience.classify.verdict import Verdict, format_via, qualified_name, verdict_lines
 
 __all__ = [
     "Assessment",
@@ -36,4 +36,5 @@ __all__ = [
     "qualified_name",
     "rule_entries",
     "rule_warnings",
+    "verdict_lines",
 ]

@@ -181,7 +181,7 @@ def rule_warnings(rules: Mapping[Any, Any], *, where: str = "classify") -> list[
     """Warnings about rules that name a class their module does not define.
 
     Imports each rule's module (the longest importable prefix of the name), as
-    ``resilience check`` does; a name none of whose prefixes imports is not judged (the
+    ``resilience check`` does; a name whose module does not import is not judged (the
     library may not be installed where the file is checked), nor is a ``<locals>`` name.
     """
     lines: list[str] = []
@@ -193,16 +193,20 @@ def rule_warnings(rules: Mapping[Any, Any], *, where: str = "classify") -> list[
             continue
         module_name, module = found
         rest = key[len(module_name) + 1 :].split(".")
-        obj = _walk(module, rest)
+        container = _walk(module, rest[:-1])
+        if container is None:
+            continue  # the class's own module does not import here: not judged
+        obj = _walk(container, rest[-1:])
         if isinstance(obj, type) and issubclass(obj, BaseException):
             continue
         if obj is None:
             try:
-                names = [n for n in vars(module) if not n.startswith("_")]
+                names = [n for n in vars(container) if not n.startswith("_")]
             except TypeError:
                 names = []
-            close = difflib.get_close_matches(rest[0], names, n=1)
-            hint = f"; did you mean {module_name}.{close[0]}?" if close else ""
+            close = difflib.get_close_matches(rest[-1], names, n=1)
+            where_in = ".".join((module_name, *rest[:-1]))
+            hint = f"; did you mean {where_in}.{close[0]}?" if close else ""
             lines.append(
                 f"{where}.{key}: module {module_name} has no class {'.'.join(rest)}{hint} "
                 "(the rule never matches)"

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from resilience.categories import Category
 
-__all__ = ["Verdict", "format_via", "qualified_name"]
+__all__ = ["Verdict", "format_via", "qualified_name", "verdict_lines"]
 
 _TYPE_MODULE = type.__dict__["__module__"].__get__
 _TYPE_QUALNAME = type.__dict__["__qualname__"].__get__
@@ -63,3 +63,18 @@ class Verdict:
     def chain(self) -> str:
         """:attr:`via` as one line, ``A -> B -> C``; empty when the exception decided alone."""
         return format_via(self.via)
+
+
+def verdict_lines(verdict: Verdict) -> list[str]:
+    """The verdict as ``resilience explain`` prints it, one ``label: value`` line each."""
+    lines = [
+        f"category: {verdict.category.value}",
+        f"rule:     {verdict.rule}",
+        f"catalog:  {verdict.catalog or '-'}",
+        f"reason:   {verdict.reason}",
+    ]
+    if verdict.via:
+        lines.append(f"via:      {verdict.chain}")
+    if verdict.hint is not None:
+        lines.append(f"hint:     wait {verdict.hint:g} s (the server's Retry-After or pushback)")
+    return lines

@@ -26,9 +26,10 @@ def _read(exc: BaseException) -> Reading:
 
 
 def _inner(exc: BaseException) -> BaseException | None:
-    # MaxRetryError.reason, ProxyError.original_error, else the first exception argument
-    # (ProtocolError("Connection aborted.", err), SSLError(err)).
-    for name in ("reason", "original_error"):
+    # MaxRetryError.reason, NameResolutionError._reason (its gaierror), ProxyError.
+    # original_error, else the first exception argument (ProtocolError("Connection
+    # aborted.", err), SSLError(err)). Never NewConnectionError.pool: it warns.
+    for name in ("reason", "_reason", "original_error"):
         value = attr(exc, name)
         if issubclass(type(value), BaseException):
             return value  # type: ignore[no-any-return]

@@ -395,3 +395,19 @@ def test_explain_a_wrapper_alone_gives_its_own_verdict(capsys: pytest.CaptureFix
     assert "category: auth" in out
     assert main(["explain", "aiomqtt.exceptions.MqttError"]) == 0
     assert "category: retryable" in capsys.readouterr().out
+
+
+def test_the_classify_benchmark_runs_and_keeps_the_cache_bound() -> None:
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "classify.py"
+    spec = importlib.util.spec_from_file_location("_bench_classify", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    runs = module.measure(1, 10)
+    assert set(module.TARGETS) | {module.BASELINE} == set(runs)
+    cached, held, _ = module.cache_bound(cache.SIZE + 500)
+    assert cached <= cache.SIZE
+    assert held > 0

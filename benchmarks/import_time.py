@@ -73,7 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     for name, value in found.items():
         extra = "" if name == "nothing" else ("" if name.startswith("resilience ") else " (+)")
         target = TARGETS.get(name)
-        verdict = "" if target is None else f"  (<= {target:g}: {'ok' if value <= target else 'MISSED'})"
+        verdict = ""
+        if target is not None:
+            verdict = f"  (<= {target:g}: {'ok' if value <= target else 'MISSED'})"
         print(f"{name:<{width}}  {value:7.1f}{extra}{verdict}")
     print("(+) beyond an interpreter that runs nothing; the commands include the interpreter")
     missed = [name for name, target in TARGETS.items() if found[name] > target]

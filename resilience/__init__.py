@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from resilience.categories import Category
-    from resilience.classifier import Classifier, Verdict, classify, explain
+    from resilience.classify import Classifier, Verdict, classify, explain
     from resilience.config import PolicySet, configure, load_policies, policy
     from resilience.elements.backoff import Backoff
     from resilience.elements.breaker import Breaker, Circuit
@@ -64,7 +64,7 @@ _HOMES = {
     "Category": "resilience.categories",
     "Circuit": "resilience.elements.breaker",
     "CircuitOpenError": "resilience.errors",
-    "Classifier": "resilience.classifier",
+    "Classifier": "resilience.classify",
     "ConfigError": "resilience.errors",
     "Fallback": "resilience.elements.fallback",
     "Policy": "resilience.engine.policy",
@@ -73,13 +73,21 @@ _HOMES = {
     "RedisStorage": "resilience.stores.redis",
     "ResilienceError": "resilience.errors",
     "Retry": "resilience.elements.retry",
-    "Verdict": "resilience.classifier",
-    "classify": "resilience.classifier",
+    "Verdict": "resilience.classify",
+    "classify": "resilience.classify",
     "configure": "resilience.config",
-    "explain": "resilience.classifier",
+    "explain": "resilience.classify",
     "load_policies": "resilience.config",
     "policy": "resilience.config",
 }
+
+
+# `resilience.classify` is a function and the name of a subpackage. Loading the subpackage
+# (cheap: its names load lazily too) sets the attribute to the subpackage, and only once per
+# process: load it now and free the name, so that the function is what users get.
+importlib.import_module("resilience.classify")
+del globals()["classify"]
+
 
 def __getattr__(name: str) -> Any:
     if name == "__version__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from resilience import Classifier
-from resilience.classifier import qualified_name
+from resilience.classify import qualified_name
 
 
 class Flaky(Exception):

@@ -10,6 +10,7 @@ import importlib
 import pkgutil
 import subprocess
 import sys
+import warnings
 from collections.abc import Iterator
 from types import ModuleType
 
@@ -17,9 +18,22 @@ import pytest
 
 from resilience import Category, Classifier
 from resilience.catalogs import BUILTIN, Catalog, load, load_all
-from resilience.classifier import qualified_name
+from resilience.classify import qualified_name
 
-LIBRARY_CATALOGS = ("awsiot", "aiomqtt", "botocore", "devopsagent", "engineio")
+LIBRARY_CATALOGS = (
+    "awsiot",
+    "aiomqtt",
+    "botocore",
+    "devopsagent",
+    "engineio",
+    "requests",
+    "urllib3",
+    "httpx",
+    "aiohttp",
+    "grpc",
+    "redis",
+    "websockets",
+)
 LIBRARY_MODULES = (
     "AWSIoTPythonSDK",
     "aiomqtt",
@@ -28,6 +42,14 @@ LIBRARY_MODULES = (
     "boto3",
     "devopsagent_api",
     "engineio",
+    "requests",
+    "urllib3",
+    "httpx",
+    "httpcore",
+    "aiohttp",
+    "multidict",
+    "grpc",
+    "websockets",
 )
 
 
@@ -41,13 +63,16 @@ def targets(catalog: Catalog) -> set[str]:
 
 
 def _modules(package: str, *, walk: bool) -> Iterator[ModuleType]:
+    pytest.importorskip(package.partition(".")[0])
     module = importlib.import_module(package)
     yield module
     if not walk or not hasattr(module, "__path__"):
         return
     for info in pkgutil.walk_packages(module.__path__, package + "."):
         try:
-            yield importlib.import_module(info.name)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # deprecated modules warn when imported
+                yield importlib.import_module(info.name)
         except ImportError:
             # An optional driver whose dependency is not installed (engineio's eventlet,
             # gevent, tornado): it can't raise anything in this environment either.
@@ -76,6 +101,19 @@ PACKAGES = [
     pytest.param("botocore.exceptions", False, "botocore", 100, id="botocore"),
     pytest.param("devopsagent_api.exceptions", False, "devopsagent", 18, id="devopsagent-api"),
     pytest.param("engineio", True, "engineio", 6, id="python-engineio"),
+    pytest.param("requests", True, "requests", 25, id="requests"),
+    pytest.param("urllib3", True, "urllib3", 39, id="urllib3"),
+    pytest.param("httpx", True, "httpx", 28, id="httpx"),
+    pytest.param("httpcore", True, "httpx", 15, id="httpcore"),
+    pytest.param("aiohttp", True, "aiohttp", 100, id="aiohttp"),
+    pytest.param("grpc", True, "grpc", 30, id="grpcio"),
+    pytest.param("redis", True, "redis", 45, id="redis"),
+    pytest.param("websockets", True, "websockets", 35, id="websockets"),
+    pytest.param("http.client", False, "builtins", 14, id="http.client"),
+    pytest.param("urllib.error", False, "builtins", 3, id="urllib.error"),
+    pytest.param("asyncio.exceptions", False, "builtins", 6, id="asyncio"),
+    pytest.param("asyncio.queues", False, "builtins", 2, id="asyncio.queues"),
+    pytest.param("ssl", False, "builtins", 7, id="ssl"),
 ]
 
 

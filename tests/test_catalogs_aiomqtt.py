@@ -206,7 +206,7 @@ def test_unexpected_disconnection_codes_as_aiomqtt_receives_them(
         (MQTTErrorCode.MQTT_ERR_PROTOCOL, P),
         (MQTTErrorCode.MQTT_ERR_INVAL, P),
         (MQTTErrorCode.MQTT_ERR_NO_CONN, R),
-        (MQTTErrorCode.MQTT_ERR_CONN_REFUSED, R),
+        (MQTTErrorCode.MQTT_ERR_CONN_REFUSED, P),  # a 3.1.1 CONNACK 1-5, which is lost
         (MQTTErrorCode.MQTT_ERR_NOT_FOUND, P),
         (MQTTErrorCode.MQTT_ERR_CONN_LOST, R),
         (MQTTErrorCode.MQTT_ERR_TLS, P),

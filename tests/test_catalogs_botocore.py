@@ -17,7 +17,7 @@ from botocore.retries.standard import ThrottledRetryableChecker, TransientRetrya
 from botocore.stub import Stubber
 
 from resilience import Category, Classifier, classify, explain
-from resilience.classifier import qualified_name
+from resilience.classify import qualified_name
 
 R, A, Q, P = Category.RETRYABLE, Category.AUTH, Category.QUEUE, Category.PERMANENT
 CLIENT_ERROR = "botocore.exceptions.ClientError"
@@ -374,7 +374,10 @@ def test_a_real_call_to_nothing_is_retryable(session: botocore.session.Session) 
         sqs.get_queue_url(QueueName="orders")
     verdict = explain(raised.value)
     assert verdict.category is R
-    assert verdict.rule == "botocore.exceptions.EndpointConnectionError"
+    # The wrapper defers to what refused: the connection itself.
+    assert verdict.rule == "builtins.ConnectionRefusedError"
+    assert verdict.via[0] == "botocore.exceptions.EndpointConnectionError"
+    assert verdict.via[-1] == "builtins.ConnectionRefusedError"
 
 
 def test_classify_remembers_answers_per_code_and_status_not_per_type(

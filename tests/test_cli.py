@@ -98,7 +98,7 @@ def test_help_imports_no_client_machinery() -> None:
         "import sys\n"
         "from resilience.cli import main\n"
         "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-        "heavy = {'yaml', 'pybreaker', 'redis', 'asyncio', 'resilience.classifier',"
+        "heavy = {'yaml', 'pybreaker', 'redis', 'asyncio', 'resilience.classify.classifier',"
         " 'resilience.engine.policy', 'resilience.config'}\n"
         "print(sorted(m for m in heavy if m in sys.modules))\n"
     )

@@ -22,7 +22,7 @@ from resilience import (
     load_policies,
 )
 from resilience import config as config_module
-from resilience.classifier import default_classifier, qualified_name
+from resilience.classify import default_classifier, qualified_name
 from resilience.testing import no_wait
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

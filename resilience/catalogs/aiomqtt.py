@@ -1,6 +1,6 @@
 """aiomqtt and the paho-mqtt client under it: MQTT 3.1.1 and 5 return and reason codes.
 
-``MqttCodeError.rc`` comes in three shapes, read by :func:`resilience.classifier.mqtt_code`:
+``MqttCodeError.rc`` comes in three shapes, read by :func:`mqtt_code`:
 
 - a plain ``int``: an MQTT 3.1.1 CONNACK return code (1-5);
 - a paho ``ReasonCode``: an MQTT 5 reason code, matched by its ``.value`` (>= 0x80 for a
@@ -8,16 +8,82 @@
   authorised" (5) reaches aiomqtt as 135, and a lost connection as 128 "Unspecified error";
 - a paho ``MQTTErrorCode``: a client-side error, matched by its *name*, because
   ``MQTT_ERR_NO_CONN == 4`` ("not connected") must not read as CONNACK 4 ("bad password").
+
+A bare ``MqttError`` is a generic wrapper, and defers to what it wraps. aiomqtt raises
+``MqttError("Disconnected during message iteration") from`` the ``MqttCodeError`` of the
+DISCONNECT (0x87 "Not authorized" is auth, 0x8E "Session taken over" permanent), and turns a
+failed socket connect into ``MqttError(str(exc)) from None``: the reader follows that hidden
+context, so a failed certificate verification or a name that does not exist is not retried,
+while a refused connection still is.
 """
 
 from __future__ import annotations
 
-from resilience.catalogs import Catalog, by_class, by_code
+from collections.abc import Hashable
+from enum import Enum
+
+from resilience.catalogs import Catalog, Code, Reader, Reading, by_class, by_code
+from resilience.catalogs._read import as_int, attr, cause_or_context, plain, trusted
 from resilience.categories import Category
 
 R, A, Q, P = Category.RETRYABLE, Category.AUTH, Category.QUEUE, Category.PERMANENT
 
 _CODE = "aiomqtt.exceptions.MqttCodeError"
+_ERROR = "aiomqtt.exceptions.MqttError"
+
+
+def mqtt_code(rc: object) -> Code | None:
+    """The rule key of an MQTT ``rc``: paho ``ReasonCode`` -> its value, ``MQTTErrorCode`` ->
+    its name (``MQTT_ERR_NO_CONN`` is 4, and 4 alone would read as CONNACK "bad password"),
+    a plain int (MQTT 3.1.1 CONNACK) -> itself."""
+    kind = type(rc)
+    if rc is None or kind is bool:
+        return None
+    if issubclass(kind, Enum):
+        name = attr(rc, "_name_")
+        return name if type(name) is str else None
+    number = as_int(rc)
+    if number is not None:
+        return number
+    # paho ReasonCode: unhashable, and int() fails on it; its value is a plain attribute.
+    return as_int(attr(rc, "value"))
+
+
+#: Types of rc (paho's ReasonCode, MQTTErrorCode) whose ``value`` the memo key may read.
+_VALUE_KINDS: set[type] = set()
+
+
+def _read_code(exc: BaseException) -> Reading:
+    rc = attr(exc, "rc")
+    code = mqtt_code(rc)
+    kind = type(rc)
+    if code is not None and len(_VALUE_KINDS) < 16 and trusted(kind) and plain(kind, "value"):
+        _VALUE_KINDS.add(kind)
+    return ((code,) if code is not None else ()), None
+
+
+def _key(exc: BaseException) -> Hashable:
+    rc = exc.rc  # type: ignore[attr-defined]
+    kind = type(rc)
+    # A plain int by itself, paho's ReasonCode and MQTTErrorCode by their value.
+    if kind is int:
+        return kind, rc
+    if kind in _VALUE_KINDS:
+        return kind, rc.value
+    raise TypeError  # anything else is read in full, every time
+
+
+def _spell(raw: str) -> tuple[Code, ...]:
+    text = raw.strip()
+    try:
+        return (int(text, 0),)
+    except ValueError:
+        return (text.upper(),)
+
+
+def _read_error(exc: BaseException) -> Reading:
+    return (), None
+
 
 # MQTT 3.1.1 CONNACK return codes (plain ints).
 _CONNACK_V3 = {
@@ -78,7 +144,12 @@ _PAHO_ERRORS = {
     "MQTT_ERR_PROTOCOL": (P, "paho: a network protocol error with the broker"),
     "MQTT_ERR_INVAL": (P, "paho: invalid function arguments"),
     "MQTT_ERR_NO_CONN": (R, "paho: the client is not connected (yet, or any more)"),
-    "MQTT_ERR_CONN_REFUSED": (R, "paho: the connection was refused"),
+    "MQTT_ERR_CONN_REFUSED": (
+        P,
+        "paho: the broker refused the CONNECT (MQTT 3.1.1 CONNACK 1-5: protocol version, "
+        "client id, unavailable, credentials or authorisation); which one is lost, so not "
+        "retried blindly",
+    ),
     "MQTT_ERR_NOT_FOUND": (P, "paho: message not found (an internal error)"),
     "MQTT_ERR_CONN_LOST": (R, "paho: the connection was lost"),
     "MQTT_ERR_TLS": (P, "paho: TLS failed, usually certificates or configuration"),
@@ -98,9 +169,11 @@ CATALOG = Catalog(
     "and paho-mqtt's own exceptions",
     (
         by_class(
-            "aiomqtt.exceptions.MqttError",
+            _ERROR,
             R,
-            "aiomqtt's generic error: a lost connection, a timeout, a failed socket connect",
+            "aiomqtt's generic error: a lost connection, a timeout, a failed socket connect; "
+            "what it wraps decides when it says more",
+            defers=True,
         ),
         by_class(_CODE, None, "decided by its rc; an unknown rc falls back to MqttError"),
         *(by_code(_CODE, code, cat, reason) for code, (cat, reason) in _CONNACK_V3.items()),
@@ -135,5 +208,9 @@ CATALOG = Catalog(
             P,
             "an invalid subscribe option: a programming error",
         ),
+    ),
+    readers=(
+        Reader(_CODE, _read_code, key=_key, reads=("rc",), spell=_spell),
+        Reader(_ERROR, _read_error, inner=cause_or_context),
     ),
 )

@@ -10,13 +10,36 @@ classes: import them from ``engineio.exceptions``.
 
 from __future__ import annotations
 
-from resilience.catalogs import Catalog, by_class, by_status
+import re
+
+from resilience.catalogs import Catalog, Reader, Reading, by_class, by_status
+from resilience.catalogs._read import as_str, attr, http_status
 from resilience.categories import Category
 
 R, A, Q, P = Category.RETRYABLE, Category.AUTH, Category.QUEUE, Category.PERMANENT
 
 _X = "engineio.exceptions."
 _CONN = _X + "ConnectionError"
+
+_STATUS = re.compile(r"\bstatus code (\d{3})\b")
+_CAUSE = BaseException.__dict__["__cause__"].__get__
+_CONTEXT = BaseException.__dict__["__context__"].__get__
+
+
+def _read(exc: BaseException) -> Reading:
+    # engineio puts a refused handshake's status in its message (polling), or raises while
+    # handling the HTTP client's own error, which carries it (WebSocket).
+    args = attr(exc, "args")
+    message = as_str(args[0]) if type(args) is tuple and args else None
+    found = _STATUS.search(message[:500]) if message else None
+    if found:
+        return (), int(found.group(1))
+    status = http_status(exc)
+    cause = _CAUSE(exc) or _CONTEXT(exc)
+    if status is None and cause is not None:
+        status = http_status(cause)
+    return (), status
+
 
 CATALOG = Catalog(
     "engineio",
@@ -54,4 +77,5 @@ CATALOG = Catalog(
         ),
         by_class(_X + "UnknownPacketError", P, "an unknown packet type: a protocol mismatch"),
     ),
+    readers=(Reader(_CONN, _read),),
 )

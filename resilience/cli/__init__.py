@@ -99,7 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("catalog", help="print the classification table of the catalogs")
-    p.add_argument("library", nargs="?", metavar="LIBRARY", help="one catalog only, e.g. botocore")
+    p.add_argument(
+        "library", nargs="?", metavar="LIBRARY", help="one catalog (built-in or installed)"
+    )
     p.set_defaults(handler=_run("classes", "cmd_catalog"))
 
     p = sub.add_parser("explain", help="say how a class (and code or status) is classified")
@@ -107,6 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
         "name",
         metavar="CLASS",
         help="a qualified class name (botocore.exceptions.ClientError) or a builtin one",
+    )
+    p.add_argument(
+        "causes",
+        nargs="*",
+        metavar="CAUSE",
+        help="the exceptions it wraps, outermost first, e.g. socket.gaierror --code EAI_NONAME",
     )
     p.add_argument("--code", help="an error code: ThrottlingException, 135, ECONNREFUSED ...")
     p.add_argument("--status", type=_status, help="an HTTP status, e.g. 503")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import builtins
 import importlib
+import sys
 
-from resilience.catalogs import BUILTIN, Catalog, load, load_all
-from resilience.classifier import default_classifier
+from resilience.catalogs import Catalog, installed_errors, load, load_all
+from resilience.classify import default_classifier, verdict_lines
 from resilience.cli.common import EXIT_OK, EXIT_USAGE, CommandError, format_table
 
 __all__ = ["cmd_catalog", "cmd_explain"]
@@ -22,21 +23,22 @@ def _catalog_rows(catalog: Catalog) -> list[tuple[str, str, str]]:
 
 
 def cmd_catalog(args: argparse.Namespace) -> int:
-    """Print a built-in catalog (or all of them) as a table."""
+    """Print a catalog (or all of them, built-in and installed) as a table."""
     if args.library is None:
         catalogs = load_all()
-    elif args.library in BUILTIN:
-        catalogs = (load(args.library),)
     else:
-        known = ", ".join(BUILTIN)
-        msg = f"resilience catalog: no catalog {args.library!r}; the catalogs are {known}"
-        raise CommandError(msg, EXIT_USAGE)
+        try:
+            catalogs = (load(args.library),)
+        except ValueError as exc:
+            raise CommandError(f"resilience catalog: {exc}", EXIT_USAGE) from exc
     blocks = []
     for catalog in catalogs:
         title = f"{catalog.name}: {catalog.description} ({len(catalog)} rules)"
         table = format_table(("rule", "category", "reason"), _catalog_rows(catalog))
         blocks.append(f"{title}\n\n{table}")
     print("\n\n".join(blocks))
+    for line in installed_errors():
+        print(f"resilience: warning: catalog left out: {line}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -71,11 +73,13 @@ def _mro_names(dotted: str) -> tuple[tuple[str, ...], bool]:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    """Print the category, rule and reason for a class name (and optional code/status)."""
+    """Print the category, rule and reason for a class name (and optional code/status), or
+    for a cause chain of names, outermost first (the code and status are the last one's)."""
     name = _qualified(args.name)
     names, imported = _mro_names(name)
+    chain = [names, *(_mro_names(_qualified(cause))[0] for cause in args.causes)]
     classifier = default_classifier()
-    verdict = classifier.explain_name(names, code=args.code, status=args.status)
+    verdict = classifier.explain_chain(chain, code=args.code, status=args.status)
     if verdict is None:
         category = classifier.default.value
         where = "nor any of its bases" if imported else f"and {name} could not be imported"
@@ -84,8 +88,5 @@ def cmd_explain(args: argparse.Namespace) -> int:
         print("catalog:  -")
         print(f"reason:   no rule knows this class ({where}): the default category")
         return EXIT_OK
-    print(f"category: {verdict.category.value}")
-    print(f"rule:     {verdict.rule}")
-    print(f"catalog:  {verdict.catalog or '-'}")
-    print(f"reason:   {verdict.reason}")
+    print("\n".join(verdict_lines(verdict)))
     return EXIT_OK

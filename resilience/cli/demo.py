@@ -35,7 +35,7 @@ from urllib.error import HTTPError
 import structlog
 
 from resilience.categories import Category
-from resilience.classifier import classify
+from resilience.classify import classify
 from resilience.cli.common import format_table
 from resilience.elements.backoff import Backoff
 from resilience.elements.breaker import Breaker

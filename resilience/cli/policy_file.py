@@ -7,9 +7,11 @@ import json
 import math
 import os
 import random
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from resilience.classify import rule_warnings
 from resilience.cli.common import EXIT_OK, EXIT_USAGE, CommandError, format_table
 from resilience.config.loading import load
 from resilience.config.process import ENV_VAR
@@ -130,6 +132,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         )
         print()
         print(format_table(headers, [_row(p) for p in policies.values()]))
+    for line in rule_warnings(policies.classifier.rules):
+        print(f"resilience: warning: {line}", file=sys.stderr)
     return EXIT_OK
 
 

@@ -18,7 +18,8 @@ from typing import Any, TypeVar
 
 from resilience._spec import SpecError
 from resilience.categories import Category
-from resilience.classifier import Classifier, rule_entries
+from resilience.classify import Classifier, rule_entries
+from resilience.classify.rules import RuleError
 from resilience.config.reader import (
     Document,
     KeyPath,
@@ -257,19 +258,10 @@ class _Builder:
                 raise self.document.error((*rule, unknown[0]), msg)
         try:
             rule_entries({name: spec}, where="classify")
-        except (TypeError, ValueError) as exc:
-            # rule_entries names the entry at fault as "classify.<name>[.codes[.<code>]]: ..."
-            places: dict[str, KeyPath] = {"classify": rule, f"classify.{name}": rule}
-            for kind, table in spec.items() if isinstance(spec, dict) else ():
-                places[f"classify.{name}.{kind}"] = (*rule, kind)
-                for key in table if isinstance(table, dict) else ():
-                    places[f"classify.{name}.{kind}.{key}"] = (*rule, kind, key)
-            text = str(exc)
-            prefix = max((p for p in places if text.startswith(p + ": ")), key=len, default="")
-            at = places.get(prefix, rule)
-            message = text.removeprefix(prefix + ": ") if prefix else text
+        except RuleError as exc:
+            at: KeyPath = ("classify", *exc.path)
             found = lookup(self.data, at)[1]
-            raise self.document.error(at, message + _hint(found, _CATEGORIES)) from exc
+            raise self.document.error(at, exc.detail + _hint(found, _CATEGORIES)) from exc
 
 
 def _hint(found: object, choices: list[str]) -> str:

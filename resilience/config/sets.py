@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 
-from resilience.classifier import Classifier, default_classifier
+from resilience.classify import Classifier, default_classifier
 from resilience.config.reader import suggest
 from resilience.engine.policy import Policy
 from resilience.errors import ConfigError

@@ -33,7 +33,7 @@ from resilience.elements.timeout import AttemptTimeout
 from resilience.observe import Observer
 
 if TYPE_CHECKING:
-    from resilience.classifier import Classifier
+    from resilience.classify import Classifier
     from resilience.elements.budget import Budgeting
     from resilience.elements.fallback import Fallback
 

@@ -17,10 +17,9 @@ import functools
 import inspect
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any, ParamSpec, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
 
 from resilience._spec import SpecTypeError, check_fields, checked
-from resilience.classifier import Classifier, default_classifier
 from resilience.elements.breaker import Breaker, BreakerState, Circuit, CircuitBreaker
 from resilience.elements.fallback import Fallback, is_async_callable
 from resilience.elements.retry import Queue, Retry, Retrying
@@ -30,6 +29,9 @@ from resilience.engine.core import Pipeline
 from resilience.engine.forms import Attempts, Guard
 from resilience.observe import Observer, check_listeners
 
+if TYPE_CHECKING:
+    from resilience.classify import Classifier
+
 __all__ = ["Policy", "is_async_target"]
 
 P = ParamSpec("P")
@@ -38,11 +40,13 @@ T = TypeVar("T")
 
 class _LazyClassifier:
     """The default classifier, built at the first failure that needs it, not with the policy
-    (policies are often built at import time)."""
+    (policies are often built at import time, and most calls never fail)."""
 
     __slots__ = ()
 
     def assess(self, exc: BaseException) -> Any:
+        from resilience.classify import default_classifier  # noqa: PLC0415 - see above
+
         return default_classifier().assess(exc)
 
 
@@ -120,7 +124,7 @@ class Policy:
     classifier: Classifier | None = field(
         default=None,
         kw_only=True,
-        metadata=checked("spec", "The classifier.", of=Classifier, nullable=True, yaml=False),
+        metadata=checked("other", "The classifier.", nullable=True, yaml=False),
     )
     listeners: Iterable[object] = field(default=(), kw_only=True)
     _pipeline: Pipeline = field(init=False, repr=False, compare=False)
@@ -128,6 +132,12 @@ class Policy:
 
     def __post_init__(self) -> None:
         check_fields(self)
+        if self.classifier is not None:
+            from resilience.classify import Classifier  # noqa: PLC0415 - only when given one
+
+            if not isinstance(self.classifier, Classifier):
+                detail = f"must be a Classifier or None (got {type(self.classifier).__name__})"
+                raise SpecTypeError("Policy", "classifier", detail)
         listeners = check_listeners(self.listeners)
         object.__setattr__(self, "listeners", listeners)
         fallback = self.fallback
@@ -147,7 +157,7 @@ class Policy:
             elements.append(Timeout(retry.attempt_timeout, self.name))
         pipeline = Pipeline(
             self.name,
-            classifier=self.classifier or cast(Classifier, _LazyClassifier()),
+            classifier=self.classifier or cast("Classifier", _LazyClassifier()),
             elements=elements,
             retrying=Retrying(retry, self.queue),
             budget=retry.budget.build(self.name) if retry and retry.budget else None,

@@ -30,7 +30,7 @@ from typing import Any
 import aiomqtt
 
 from resilience.categories import Category
-from resilience.classifier import Classifier, default_classifier
+from resilience.classify import Classifier, default_classifier
 from resilience.elements.backoff import Backoff
 from resilience.elements.retry import Retry
 from resilience.engine.policy import Policy

@@ -31,7 +31,7 @@ from typing import Any
 import engineio.exceptions
 
 from resilience.categories import Category
-from resilience.classifier import Classifier, RuleSpec, qualified_name
+from resilience.classify import Classifier, RuleSpec, qualified_name
 from resilience.elements.backoff import Backoff
 from resilience.elements.retry import Retry
 from resilience.engine.policy import Policy

@@ -57,7 +57,7 @@ from AWSIoTPythonSDK.core.greengrass.discovery.providers import DiscoveryInfoPro
 from AWSIoTPythonSDK.exception.AWSIoTExceptions import DiscoveryFailure
 from AWSIoTPythonSDK.MQTTLib import AWSIoTMQTTClient
 
-from resilience.classifier import default_classifier
+from resilience.classify import default_classifier
 from resilience.elements.backoff import Backoff
 from resilience.elements.retry import Retry
 from resilience.engine.policy import Policy

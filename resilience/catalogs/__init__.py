@@ -58,6 +58,7 @@ BUILTIN: tuple[str, ...] = (
     "grpc",
     "redis",
     "websockets",
+    "refusals",
 )
 
 #: The entry point group third-party packages register their catalogs in.

@@ -324,10 +324,17 @@ def run_page_alone(page: Path) -> Alone:
 
 
 @pytest.fixture(name="alone", scope="module")
-def _alone() -> dict[Path, Alone]:
-    """Every page run alone, the children side by side (most of their time is imports)."""
+def _alone(request: pytest.FixtureRequest) -> dict[Path, Alone]:
+    """The selected pages, each run alone, the children side by side (most of their time is
+    imports)."""
+    pages = [
+        item.callspec.params["page"]
+        for item in request.session.items
+        if isinstance(item, pytest.Function)
+        and item.originalname == test_page_runs_with_only_its_install_command.__name__
+    ]
     with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        return dict(zip(PAGES, pool.map(run_page_alone, PAGES), strict=True))
+        return dict(zip(pages, pool.map(run_page_alone, pages), strict=True))
 
 
 @pytest.mark.parametrize("page", PAGES, ids=IDS)

@@ -28,6 +28,8 @@ from types import TracebackType
 from typing import Any
 
 import aiomqtt
+import paho.mqtt.client as paho
+from aiomqtt.types import PahoSocket
 
 from resilience.categories import Category
 from resilience.classify import Classifier, default_classifier
@@ -48,11 +50,48 @@ DEFAULT_POLICY = Policy(
 OnConnect = Callable[[aiomqtt.Client], Awaitable[object]]
 
 
+class _Client(aiomqtt.Client):
+    """An ``aiomqtt.Client`` that never registers a socket paho has closed meanwhile.
+
+    paho asks for the socket to be watched for writing whenever it queues a packet, and
+    aiomqtt 2 does that one event-loop turn later (``call_soon_threadsafe``, since paho may
+    ask from the connect thread), with the descriptor number taken at once. A publish or a
+    PUBACK queued on a connection the broker has just closed lands in the same turn as the
+    read that sees the close: paho closes the socket, and the late ``add_writer`` then
+    registers a closed descriptor, which the event loop reports as an ``OSError: [Errno 9]
+    Bad file descriptor`` traceback on stderr (or, had the number been reused meanwhile,
+    watches another connection's socket). Here the registration checks, when it runs, that
+    the socket is still paho's.
+    """
+
+    def _on_socket_register_write(
+        self,
+        client: paho.Client,
+        userdata: Any,
+        sock: PahoSocket,
+    ) -> None:
+        def write() -> None:
+            # As aiomqtt's: a failed write means the connection broke.
+            try:
+                client.loop_write()
+            except Exception as exc:  # noqa: BLE001 - handed to whoever awaits the link
+                if not self._disconnected.done():
+                    self._disconnected.set_exception(exc)
+
+        def register() -> None:
+            current = client.socket()
+            if current is None or current is not sock:  # closed (or replaced) since paho asked
+                return
+            self._loop.add_writer(current.fileno(), write)
+
+        self._loop.call_soon_threadsafe(register)
+
+
 async def _open(
     hostname: str, port: int, client_kwargs: dict[str, Any], on_connect: OnConnect | None
 ) -> aiomqtt.Client:
     """One connection attempt: a new client, entered, and ``on_connect`` run on it."""
-    client = aiomqtt.Client(hostname, port, **client_kwargs)
+    client = _Client(hostname, port, **client_kwargs)
     await client.__aenter__()
     if on_connect is not None:
         try:

@@ -227,9 +227,12 @@ class _Builder:
         if section is None:
             return None
         at = ("breaker_storage", "redis")
-        storage = self._spec(RedisStorage, _without_nulls(section["redis"]), at)
+        values = _without_nulls(section["redis"])
+        if "url" not in values:  # url: null (the schema only asks that the key be there)
+            raise self._fail((*at, "url"), "expected a redis:// URL, got null")
+        storage = self._spec(RedisStorage, values, at)
         try:
-            storage.client()  # no connection yet: checks the URL's form and that redis is there
+            storage.client(connect=False)  # checks the URL's form and that redis is there
         except SpecError as exc:
             raise self._spec_error(exc, at, {}) from exc
         except ImportError as exc:

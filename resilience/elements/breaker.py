@@ -158,8 +158,14 @@ class CircuitBreaker:
 
     @property
     def remote(self) -> bool:
-        """Whether the next operation may block on the network."""
+        """Whether admitting, or recording a success, may block on the network now."""
         return self.store.remote
+
+    @property
+    def remote_failure(self) -> bool:
+        """Whether recording a failure may block on the network now (a shared store writes
+        failures, and may answer the rest from a local mirror)."""
+        return bool(getattr(self.store, "remote_failure", self.store.remote))
 
     # -- admit ----------------------------------------------------------------------------
 

@@ -8,9 +8,18 @@ from pathlib import Path
 
 import pytest
 
+from resilience.stores.redis import close_links
 from resilience.testing import no_wait
 
 from .redis_server import RedisServer, find_redis_server
+
+
+@pytest.fixture(autouse=True)
+def _fresh_links() -> Iterator[None]:
+    """Every test starts with no Redis client, subscriber or mirror left by another."""
+    close_links()
+    yield
+    close_links()
 
 
 @pytest.fixture(name="redis_binary", scope="session")

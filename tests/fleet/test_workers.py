@@ -94,6 +94,8 @@ def test_half_open_trials_are_limited_fleet_wide(
 
     # Move the fleet's clock: the circuit opened a minute ago .
     redis_server.client().hset(f"{{{namespace}:fleet}}:breaker", "opened_at", time.time() - 60)
+    for index in range(WORKERS):  # an edit by hand is not announced: the safety net's re-read
+        assert fleet.ask(index, "refresh") == ("refreshed", False)
     for index in range(WORKERS):
         fleet.send(index, "wait")  # trial calls wait for `go` inside the service
     refused = fleet.collect(WORKERS - half_open_calls)

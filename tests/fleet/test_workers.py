@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from .redis_server import RedisServer, state_in_redis
+from .redis_server import RedisServer, state_in_redis, wait_until
 from .workers import work
 
 WORKERS = 3
@@ -77,7 +77,12 @@ def test_when_one_worker_trips_the_circuit_the_others_refuse_their_next_call(
     make_fleet: Any,
 ) -> None:
     fleet = make_fleet()
+    for index in range(WORKERS):  # each mirrors the circuit and listens
+        assert fleet.ask(index, "ok") == ("ok", True)
+        wait_until(lambda index=index: fleet.ask(index, "state")[1], "the subscription")
     assert [fleet.ask(0, "fail") for _ in range(3)] == [("failed", True)] * 3
+    for index in (1, 2):  # told by pub/sub (Redis is not read: the mirror is current)
+        wait_until(lambda index=index: fleet.ask(index, "state")[0] == "open", "the message")
     assert fleet.ask(1, "ok") == ("refused", False)
     assert fleet.ask(2, "ok") == ("refused", False)
     assert fleet.ask(0, "ok") == ("refused", False)

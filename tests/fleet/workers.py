@@ -21,7 +21,7 @@ def work(
     go: Any,
 ) -> None:
     """Run commands until ``"stop"``: ``"fail"``, ``"ok"``, ``"wait"`` (a call that waits
-    for ``go``), or ``"refresh"``; report ``(index, outcome, whether the service was
+    for ``go``), or ``"refresh"`` or ``"state"``; report ``(index, outcome, whether the service was
     reached)``."""
     storage = RedisStorage(url=url, namespace=namespace)
     breaker = Breaker(fail_max=3, reset_timeout=30.0, half_open_calls=half_open_calls)
@@ -31,6 +31,9 @@ def work(
         if command == "refresh":  # re-read Redis now (the test edited it by hand)
             storage.link().refresh()
             results.put((index, "refreshed", False))
+            continue
+        if command == "state":  # as this process knows it; and whether it listens
+            results.put((index, policy.breaker_state, storage.link().watch.listening))
             continue
         reached: list[bool] = []
 

@@ -365,12 +365,14 @@ class Link:
         ``policy``: every store goes local)."""
         if not self.due():
             return False, None
+        generation = self.generation
         try:
             result = op(self.client)
         except self.errors as exc:
             self.failed(exc, policy, component)
             return False, None
-        self.restored(policy, component)
+        if self.generation == generation:  # else it began before an outage it says nothing of
+            self.restored(policy, component)
         return True, result
 
     def due(self) -> bool:

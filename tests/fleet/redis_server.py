@@ -83,11 +83,16 @@ class RedisServer:
         args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1"]
         args += ["--save", "", "--appendonly", "no", "--dir", str(self.directory)]
         args += ["--enable-debug-command", "local"]  # DEBUG SLEEP: a server that hangs
+        args += self.extra_args()
         if self.password:
             args += ["--requirepass", self.password]
         self._process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_until(self._ready, f"redis-server on port {self.port}")
         return self
+
+    def extra_args(self) -> list[str]:
+        """More options of ``redis-server`` (cluster nodes add theirs)."""
+        return []
 
     def _ready(self) -> bool:
         assert self._process is not None

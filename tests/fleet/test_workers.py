@@ -18,7 +18,7 @@ WORKERS = 3
 class Fleet:
     """Worker processes (spawned) and the queues to drive them."""
 
-    def __init__(self, server: RedisServer, namespace: str, half_open_calls: int) -> None:
+    def __init__(self, url: str, namespace: str, half_open_calls: int) -> None:
         # forkserver: separate processes as with spawn (no state inherited from pytest), but
         # started from one preloaded server, so each worker costs milliseconds, not an import.
         context = multiprocessing.get_context("forkserver")
@@ -29,7 +29,7 @@ class Fleet:
         self.processes = [
             context.Process(
                 target=work,
-                args=(i, server.url, namespace, half_open_calls, q, self.results, self.go),
+                args=(i, url, namespace, half_open_calls, q, self.results, self.go),
                 daemon=True,
             )
             for i, q in enumerate(self.commands)
@@ -65,7 +65,7 @@ def _make_fleet(redis_server: RedisServer, namespace: str) -> Iterator[Any]:
     fleets: list[Fleet] = []
 
     def make(half_open_calls: int = 1) -> Fleet:
-        fleets.append(Fleet(redis_server, namespace, half_open_calls))
+        fleets.append(Fleet(redis_server.url, namespace, half_open_calls))
         return fleets[-1]
 
     yield make

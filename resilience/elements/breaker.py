@@ -135,6 +135,7 @@ class CircuitBreaker:
         "_reset",
         "_unlogged",
         "local",
+        "mirrored",
         "policy",
         "spec",
         "store",
@@ -148,6 +149,8 @@ class CircuitBreaker:
         self.policy = policy
         self.store = store
         self.local = isinstance(store, MemoryBreakerStore)  # never blocks on the network
+        # Shared, and read from a local mirror while healthy: ``remote`` says when not.
+        self.mirrored = bool(getattr(store, "mirrored", False))
         self._observer = observer
         self._reset = spec.reset_timeout
         self._limit = spec.half_open_calls

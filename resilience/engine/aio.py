@@ -54,8 +54,10 @@ def wrap(pipeline: Pipeline, fn: Callable[..., Awaitable[T]]) -> Callable[..., A
     """``fn`` with every call through the pipeline (the decorator's form)."""
     attempt = attempt_for(pipeline, fn)
     gates = pipeline.gates
-    if len(gates) == 1 and getattr(gates[0], "local", False) and not pipeline.begins:
-        return functools.wraps(fn)(_one_gate(pipeline, attempt))
+    if len(gates) == 1 and not pipeline.begins:
+        gate = gates[0]
+        if getattr(gate, "local", False) or getattr(gate, "mirrored", False):
+            return functools.wraps(fn)(_one_gate(pipeline, attempt))
 
     @functools.wraps(fn)
     async def guarded(*args: Any, **kwargs: Any) -> T:
@@ -68,15 +70,18 @@ def _one_gate(
     pipeline: Pipeline, attempt: Callable[..., Awaitable[T]]
 ) -> Callable[..., Awaitable[T]]:
     # The most common shape (a breaker in memory, with or without retries), spelt out: it is
-    # what every successful call costs. The gate is local: it never blocks the event loop.
+    # what every successful call costs. The gate is local: it never blocks the event loop;
+    # or mirrored (a shared breaker): local while ``remote`` says so, asked before each step.
     (gate,) = pipeline.gates
+    mirrored = not getattr(gate, "local", False)
+    probe: Any = getattr(gate, "store", gate)  # a mirrored gate's store says when it is remote
     admit_one, succeeded_one, cancelled_one = gate.admit, gate.succeeded, gate.cancelled
     observer = pipeline.observer
     refuse = pipeline.fallback is None  # a refusal then ends the call as it is
     clock = clock_for(pipeline)
 
     async def guarded(*args: Any, **kwargs: Any) -> T:
-        if observer.end:
+        if observer.end or (mirrored and probe.remote):
             return await run(pipeline, attempt, args, kwargs)
         start = clock()
         if refuse:
@@ -100,7 +105,10 @@ def _one_gate(
             cancelled_one(token)
             raise
         else:
-            succeeded_one(token, 0.0)
+            if mirrored and probe.remote:  # the shared state changed meanwhile
+                await asyncio.to_thread(succeeded_one, token, 0.0)
+            else:
+                succeeded_one(token, 0.0)
             return result
         return await retry(pipeline, attempt, args, kwargs, box, [token], start or _monotonic())
 

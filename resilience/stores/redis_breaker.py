@@ -147,6 +147,9 @@ class RedisBreakerStore:
         self._acquire = link.script(_ACQUIRE)
         self._release = link.script(_RELEASE)
 
+    #: Answers from this process's mirror while ``remote`` is false (no network then).
+    mirrored = True
+
     def __repr__(self) -> str:
         return f"<breaker store {self._key!r} at {self._link.shown}>"
 
@@ -155,8 +158,8 @@ class RedisBreakerStore:
         """Whether admitting or recording a success may block on the network: not while the
         mirror is current and the circuit closed with no failures (the healthy path)."""
         mirror = self._mirror
-        if mirror.epoch == self._watch.epoch and mirror.snapshot[0] == CLOSED:
-            return mirror.failures != 0 and self._link.pending()
+        if mirror.epoch == self._watch.epoch and not mirror.failures:
+            return mirror.snapshot[0] != CLOSED and self._link.pending()
         return self._link.pending()
 
     @property

@@ -32,7 +32,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from resilience._spec import SpecValueError, check_fields, checked
 from resilience.observe import events
@@ -47,6 +47,7 @@ T = TypeVar("T")
 # scheme://user:SECRET@host: the secret runs to the last "@" of the URL (passwords may hold "@")
 _USERINFO = re.compile(r"(?P<head>\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^\s]*(?=@)", re.I)
 _QUERY = re.compile(r"(?P<head>[?&]password=)[^&#\s]*", re.I)
+_OWN_QUERY = re.compile(r"(?P<head>[?&]password=)[^&#]*", re.I)  # in a URL we know whole
 _CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
 
 # --- the budget's scripts: KEYS[1] is the budget hash (fields c:<bucket>, r:<bucket>) ---------
@@ -95,6 +96,19 @@ def mask_url(url: str) -> str:
     """
     masked = _USERINFO.sub(r"\g<head>***", url)
     return _QUERY.sub(r"\g<head>***", masked)
+
+
+def _mask_known(url: str) -> str:
+    """``url`` (a storage's own) with its password masked, whatever the password holds:
+    its user information ends at the URL's last ``@``."""
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not sep:
+        return mask_url(url)
+    if at:
+        user, colon, _ = userinfo.partition(":")
+        rest = f"{user}{':***' if colon else ''}@{host}"
+    return _OWN_QUERY.sub(r"\g<head>***", f"{scheme}://{rest}")
 
 
 def redis_errors() -> tuple[type[BaseException], ...]:
@@ -195,7 +209,12 @@ class RedisStorage:
 
     def __repr__(self) -> str:
         cluster = ", cluster=True" if self.cluster else ""
-        return f"RedisStorage(url={mask_url(self.url)!r}, namespace={self.namespace!r}{cluster})"
+        return f"RedisStorage(url={self.shown!r}, namespace={self.namespace!r}{cluster})"
+
+    @property
+    def shown(self) -> str:
+        """The URL with its password masked (``redis://user:***@host/0``), as logs show it."""
+        return _mask_known(self.url)
 
     @property
     def clustered(self) -> bool:
@@ -209,12 +228,13 @@ class RedisStorage:
 
     def scrub(self, text: str) -> str:
         """``text`` with this storage's URL masked and its password nowhere."""
-        text = mask_url(text)
+        text = mask_url(text.replace(self.url, self.shown))
         try:
-            password = urlsplit(self.url).password
+            parts = urlsplit(self.url)
+            secrets = [parts.password or "", *parse_qs(parts.query).get("password", [])]
         except ValueError:
-            password = None
-        for secret in {password, unquote(password or "")}:
+            secrets = []
+        for secret in {*secrets, *map(unquote, secrets)}:
             if secret:
                 text = text.replace(secret, "***")
         return text
@@ -279,7 +299,7 @@ class RedisStorage:
                 return redis.connection.parse_url(url)  # type: ignore[no-untyped-call]
             return redis.RedisCluster.from_url(url, **options)
         except (ValueError, TypeError) as exc:
-            detail = f"{mask_url(self.url)!r} is malformed: {self.scrub(str(exc))}"
+            detail = f"{self.shown!r} is malformed: {self.scrub(str(exc))}"
             raise SpecValueError("RedisStorage", "url", detail) from None
 
 
@@ -330,7 +350,7 @@ class Link:
 
     def __init__(self, spec: RedisStorage) -> None:
         self.spec = spec
-        self.shown = mask_url(spec.url)
+        self.shown = spec.shown
         self.errors = redis_errors()
         self.up: bool | None = None  # None: not tried yet
         self.generation = 0

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from freezegun import freeze_time
@@ -203,6 +204,36 @@ def test_the_password_never_shows(
     assert "s3cr3t" not in repr(events)
 
 
+@pytest.mark.parametrize("quoted", [False, True], ids=["raw", "percent-encoded"])
+def test_a_password_with_spaces_and_at_signs_never_shows(
+    make_redis: Callable[..., RedisServer],
+    namespace: str,
+    events: list[dict[str, Any]],
+    quoted: bool,
+) -> None:
+    secret = "s3 cr@t p%ss"
+    server = make_redis(password=secret).start()
+    shown = quote(secret, safe="") if quoted else secret
+    url = f"redis://default:{shown}@127.0.0.1:{server.port}/0"
+    storage = RedisStorage(url=url, namespace=namespace, reconnect_interval=0.05)
+    policy = Policy("svc", breaker=Breaker(fail_max=2, storage=storage), classifier=CLASSIFIER)
+    assert policy.call(Script()) == "ok"
+    wait_until(lambda: storage.link().watch.listening, "the subscription")  # it logged in
+    server.stop()
+    wait_until(lambda: named(events, "storage.unavailable") != [], "storage.unavailable")
+    trip(policy)
+    texts = [repr(storage), repr(policy), repr(policy.breaker), repr(events), str(storage.link())]
+    with pytest.raises(ValueError, match="malformed") as malformed:
+        RedisStorage(url=url.replace(str(server.port), "notaport")).link()
+    texts.append(str(malformed.value))
+    for text in texts:
+        for part in (secret, quote(secret, safe=""), "cr@t", "p%ss", "s3 "):
+            assert part not in text
+    assert named(events, "storage.unavailable")[0]["storage"] == (
+        f"redis://default:***@127.0.0.1:{server.port}/0"
+    )
+
+
 def test_redis_error_messages_are_scrubbed(
     redis_server: RedisServer, namespace: str, events: list[dict[str, Any]]
 ) -> None:
@@ -381,6 +412,7 @@ async def test_a_caller_cancelled_while_being_admitted_gives_the_trial_back(
         ("unix://:pw@/tmp/redis.sock?db=0", "unix://:***@/tmp/redis.sock?db=0"),
         ("redis://h/0?password=pw&db=1", "redis://h/0?password=***&db=1"),
         ("redis://h:6379/0", "redis://h:6379/0"),
+        ("redis+cluster://u:pw@h:1", "redis+cluster://u:***@h:1"),
         ("failed: redis://u:pw@h/0 refused", "failed: redis://u:***@h/0 refused"),
     ],
 )

@@ -25,6 +25,7 @@ by each outage) and :meth:`Link.pending`.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import threading
 import time
@@ -452,6 +453,14 @@ class Link:
         """
         self.watch.refresh()
 
+    def forked(self) -> None:
+        """In a child process just forked: its own client and subscriber, made on first use
+        (the parent's are not this process's)."""
+        self._lock = threading.Lock()
+        self._client = None
+        self.up = None
+        self.watch.forked()
+
     def close(self) -> None:
         """Stop the subscriber and close the client (the link is unusable afterwards)."""
         self.watch.stop()
@@ -462,6 +471,17 @@ class Link:
 
 _links: dict[RedisStorage, Link] = {}
 _links_lock = threading.Lock()
+
+
+def _after_fork() -> None:
+    global _links_lock  # noqa: PLW0603 - a lock held by another thread at fork time stays held
+    _links_lock = threading.Lock()
+    for link in _links.values():
+        link.forked()
+
+
+if hasattr(os, "register_at_fork"):  # a pre-forking server's workers start from nothing
+    os.register_at_fork(after_in_child=_after_fork)
 
 
 def close_links() -> None:

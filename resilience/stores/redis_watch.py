@@ -166,6 +166,16 @@ class Watch:
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=2)
 
+    def forked(self) -> None:
+        """In a child process just forked: no thread runs here, nothing mirrored is current."""
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread = None
+        self.epoch += 1
+        self.listening = False
+        for mirror in self._mirrors.values():
+            mirror.version = -1
+
     def refresh(self) -> None:
         """Re-read every mirrored circuit now (the safety net, also after an operator
         changed a hash by hand)."""

@@ -3,6 +3,7 @@ current. Counted by Redis itself (``INFO commandstats``)."""
 
 from __future__ import annotations
 
+import multiprocessing
 from typing import Any
 
 import pytest
@@ -124,3 +125,33 @@ def test_the_safety_net_rereads_what_no_message_announced(
     wait_until(lambda: policy.breaker_state == "open", "the re-read")
     redis_server.client().flushall()  # emptied: lower versions than the mirror's are kept too
     wait_until(lambda: policy.breaker_state == "closed", "the re-read of an empty Redis")
+
+
+def test_a_forked_worker_listens_for_itself(redis_server: RedisServer, namespace: str) -> None:
+    policy, _ = worker(redis_server, namespace)  # used, and listening, before the fork
+    context = multiprocessing.get_context("fork")
+    results: Any = context.Queue()
+    go: Any = context.Event()
+
+    def child() -> None:
+        link = RedisStorage(url=redis_server.url, namespace=namespace).link()
+        assert policy.call(Script()) == "ok"  # its own read, then its own subscription
+        wait_until(lambda: link.watch.listening, "the child's subscription")
+        results.put("listening")
+        go.wait(10)
+        wait_until(lambda: policy.breaker_state == "open", "the message in the child")
+        results.put(policy.breaker_state)
+
+    process = context.Process(target=child)
+    process.start()
+    try:
+        assert results.get(timeout=20) == "listening"
+        for _ in range(3):
+            with pytest.raises(Flaky):
+                policy.call(Script(Flaky("down")))
+        go.set()
+        assert results.get(timeout=20) == "open"
+    finally:
+        process.join(timeout=10)
+        if process.is_alive():
+            process.kill()

@@ -46,6 +46,7 @@ from typing import Any
 import structlog
 
 from resilience import Breaker, Budget, CircuitOpenError, Policy, RedisStorage, Retry
+from resilience.stores.redis import close_links
 from resilience.testing import no_wait
 
 #: One failure opens the circuit: with more, the other workers' successes (calls going on
@@ -114,6 +115,7 @@ def redis(cluster: bool) -> Iterator[tuple[str, list[int]] | None]:
             _cluster_ok(ports)
             yield f"redis+cluster://127.0.0.1:{ports[0]}", ports
         finally:
+            close_links()  # their subscribers, before the servers go
             for process in processes:
                 process.kill()
                 process.wait()

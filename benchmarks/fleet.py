@@ -147,7 +147,7 @@ async def _aok() -> str:
 def _listening(storage: RedisStorage) -> None:
     link = storage.link()
     for _ in range(2000):
-        if link.watch.listening:
+        if link.watch.synced:
             return
         time.sleep(0.005)
     msg = "the subscription did not start"

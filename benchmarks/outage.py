@@ -215,7 +215,7 @@ def breaker_cost(number: int, url: str | None) -> None:
     shared = Policy("redis", breaker=Breaker(storage=storage))
     shared.call(lambda: None)
     for _ in range(1000):  # the mirror is current once the subscription is live
-        if storage.link().watch.listening:
+        if storage.link().watch.synced:
             break
         time.sleep(0.005)
     redis = per_call(shared, number)

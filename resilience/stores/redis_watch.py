@@ -87,12 +87,23 @@ class Mirror:
 class Watch:
     """The mirrors of one link and the thread that keeps them current."""
 
-    __slots__ = ("_lock", "_mirrors", "_stop", "_thread", "_wake", "epoch", "link", "listening")
+    __slots__ = (
+        "_lock",
+        "_mirrors",
+        "_stop",
+        "_thread",
+        "_wake",
+        "epoch",
+        "link",
+        "listening",
+        "synced",
+    )
 
     def __init__(self, link: Link) -> None:
         self.link = link
         self.epoch = 0
-        self.listening = False
+        self.listening = False  # subscribed: what is read or told now may be trusted
+        self.synced = False  # and every mirror re-read since (nothing left to send)
         self._mirrors: dict[str, Mirror] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -149,7 +160,7 @@ class Watch:
         """The subscription can't be trusted any more: no mirror is current."""
         with self._lock:
             self.epoch += 1
-            self.listening = False
+            self.listening = self.synced = False
             for mirror in self._mirrors.values():
                 mirror.version = -1
         self._wake.set()
@@ -172,7 +183,7 @@ class Watch:
         self._wake = threading.Event()
         self._thread = None
         self.epoch += 1
-        self.listening = False
+        self.listening = self.synced = False
         for mirror in self._mirrors.values():
             mirror.version = -1
 
@@ -220,6 +231,7 @@ class Watch:
                 epoch = self.epoch
                 self.listening = True
             self._reread(client, epoch)
+            self.synced = self.epoch == epoch
             link.restored(self._policy(), "breaker")
             self._follow(pubsub, client, epoch)
         finally:

@@ -52,7 +52,7 @@ def worker(
 def listening(policy: Policy, cluster: RedisCluster, namespace: str, **options: Any) -> None:
     assert policy.call(Script()) == "ok"
     link = RedisStorage(url=cluster.url, namespace=namespace, **options).link()
-    wait_until(lambda: link.watch.listening, "the subscription")
+    wait_until(lambda: link.watch.synced, "the subscription")
 
 
 def trip(policy: Policy) -> None:

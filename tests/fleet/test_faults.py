@@ -64,17 +64,18 @@ def test_a_hanging_redis_costs_one_bounded_wait_and_no_call(
     policy = Policy("svc", breaker=Breaker(fail_max=2, storage=storage), classifier=CLASSIFIER)
     assert policy.call(Script()) == "ok"
     link = storage.link()
-    wait_until(lambda: link.watch.listening, "the subscription")
+    wait_until(lambda: link.watch.synced, "the subscription")
 
     hang(how, 0.5)
     outcome, took = timed(lambda: policy.call(Script()))
-    assert (outcome, took < 0.02) == ("ok", True)  # healthy: the mirror, no round trip
+    assert outcome == "ok"
+    assert took < TIMEOUT / 2  # healthy: the mirror, no round trip
     outcome, took = timed(lambda: policy.call(Script(Flaky("down"))))
     assert outcome == "Flaky"  # the service's own error, never Redis'
     assert TIMEOUT * 0.8 <= took <= BOUND  # the failure is written: one timeout
     for _ in range(3):  # in process now: no waiting at all
         outcome, took = timed(lambda: policy.call(Script(Flaky("down"))))
-        assert took < 0.02
+        assert took < TIMEOUT / 2
     assert outcome == "CircuitOpenError"  # the local breaker opened meanwhile
     assert [e["event"] for e in events if e["event"].startswith("storage.")] == [
         "storage.unavailable"
@@ -93,7 +94,7 @@ def test_a_slow_redis_under_the_timeout_is_waited_for(
     storage = storage_of(redis_server, namespace)
     policy = Policy("svc", breaker=Breaker(fail_max=2, storage=storage), classifier=CLASSIFIER)
     assert policy.call(Script()) == "ok"
-    wait_until(lambda: storage.link().watch.listening, "the subscription")
+    wait_until(lambda: storage.link().watch.synced, "the subscription")
     hang("client pause", TIMEOUT / 2)
     outcome, took = timed(lambda: policy.call(Script(Flaky("down"))))
     assert outcome == "Flaky"

@@ -22,7 +22,7 @@ def worker(server: RedisServer, namespace: str, **storage: Any) -> tuple[Policy,
     policy = Policy("svc", breaker=breaker, classifier=CLASSIFIER)
     assert policy.call(Script()) == "ok"  # first use: one read, then the subscription
     link = spec.link()
-    wait_until(lambda: link.watch.listening, "the subscription")
+    wait_until(lambda: link.watch.synced, "the subscription")
     return policy, link
 
 
@@ -136,7 +136,7 @@ def test_a_forked_worker_listens_for_itself(redis_server: RedisServer, namespace
     def child() -> None:
         link = RedisStorage(url=redis_server.url, namespace=namespace).link()
         assert policy.call(Script()) == "ok"  # its own read, then its own subscription
-        wait_until(lambda: link.watch.listening, "the child's subscription")
+        wait_until(lambda: link.watch.synced, "the child's subscription")
         results.put("listening")
         go.wait(10)
         wait_until(lambda: policy.breaker_state == "open", "the message in the child")

@@ -33,7 +33,7 @@ def work(
             results.put((index, "refreshed", False))
             continue
         if command == "state":  # as this process knows it; and whether it listens
-            results.put((index, policy.breaker_state, storage.link().watch.listening))
+            results.put((index, policy.breaker_state, storage.link().watch.synced))
             continue
         reached: list[bool] = []
 

@@ -231,7 +231,9 @@ class Watch:
                 epoch = self.epoch
                 self.listening = True
             self._reread(client, epoch)
-            self.synced = self.epoch == epoch
+            if self.epoch != epoch:
+                return  # a caller saw Redis fail meanwhile: not restored after all
+            self.synced = True
             link.restored(self._policy(), "breaker")
             self._follow(pubsub, client, epoch)
         finally:

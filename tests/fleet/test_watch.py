@@ -3,6 +3,7 @@ current. Counted by Redis itself (``INFO commandstats``)."""
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 from typing import Any
 
@@ -155,3 +156,32 @@ def test_a_forked_worker_listens_for_itself(redis_server: RedisServer, namespace
         process.join(timeout=10)
         if process.is_alive():
             process.kill()
+
+
+async def test_healthy_async_calls_stay_on_the_loop_and_failures_leave_it(
+    redis_server: RedisServer, namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    policy, _ = worker(redis_server, namespace)
+    offloaded: list[str] = []
+    real = asyncio.to_thread
+
+    async def to_thread(fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        offloaded.append(getattr(fn, "__name__", repr(fn)))
+        return await real(fn, *args, **kwargs)
+
+    monkeypatch.setattr(asyncio, "to_thread", to_thread)
+    script = Script()
+
+    @policy
+    async def healthy() -> str:
+        return await script.acall()
+
+    for _ in range(100):
+        assert await healthy() == "ok"
+    assert offloaded == []  # the mirror answers: nothing to wait for
+    with pytest.raises(Flaky):
+        await policy.acall(Script(Flaky("down")).acall)
+    assert offloaded != []  # the failure is written, off the loop
+    offloaded.clear()
+    assert await healthy() == "ok"  # a success after a failure ends the run: written too
+    assert offloaded != []

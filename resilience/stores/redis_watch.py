@@ -165,10 +165,6 @@ class Watch:
                 mirror.version = -1
         self._wake.set()
 
-    def woken(self) -> None:
-        """Redis answered a caller: resubscribe now rather than at the next interval."""
-        self._wake.set()
-
     def stop(self) -> None:
         """End the thread (within ``_POLL`` seconds) and let it go."""
         self._stop = True
@@ -196,6 +192,16 @@ class Watch:
     # -- the thread ---------------------------------------------------------------------------
 
     def _run(self) -> None:
+        try:
+            self._loop()
+        except BaseException:
+            # Not Redis' trouble (that is handled below): nothing mirrored is trusted any
+            # more, calls read Redis, and the next read starts a thread again.
+            self.lost()
+            self._thread = None
+            raise
+
+    def _loop(self) -> None:
         link = self.link
         while not self._stop:
             try:
@@ -209,7 +215,9 @@ class Watch:
             self._wake.wait(link.spec.reconnect_interval)
 
     def _policy(self) -> str:
-        return next(iter(self._mirrors.values())).policy if self._mirrors else ""
+        """The policy named in the events the subscriber logs: the first one mirrored."""
+        with self._lock:
+            return next(iter(self._mirrors.values())).policy if self._mirrors else ""
 
     def _listen(self) -> None:
         link = self.link
@@ -252,10 +260,14 @@ class Watch:
                 refresh_at = clock() + spec.refresh_interval
 
     def _told(self, data: Any, epoch: int) -> None:
-        key, *fields = json.loads(data)
-        mirror = self._mirrors.get(key)
-        if mirror is not None:  # a circuit of another process only
-            self.apply(mirror, decode(fields), epoch)
+        try:
+            key, *fields = json.loads(data)
+            mirror = self._mirrors.get(key)
+            values = decode(fields)
+        except (ValueError, TypeError):
+            return  # not one of ours: something else publishes on the channel
+        if mirror is not None:  # else a circuit this process does not use
+            self.apply(mirror, values, epoch)
 
     def _reread(self, client: Any, epoch: int) -> None:
         with self._lock:

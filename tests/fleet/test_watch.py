@@ -185,3 +185,18 @@ async def test_healthy_async_calls_stay_on_the_loop_and_failures_leave_it(
     offloaded.clear()
     assert await healthy() == "ok"  # a success after a failure ends the run: written too
     assert offloaded != []
+
+
+def test_foreign_messages_on_the_channel_are_ignored(
+    redis_server: RedisServer, namespace: str
+) -> None:
+    one, _ = worker(redis_server, namespace, timeout=0.4)
+    other, link = worker(redis_server, namespace, timeout=0.3)
+    client = redis_server.client()
+    for junk in (b"not json", b"[1, 2]", b'{"a": 1}', b'[["unhashable"], "open", "", "0", 1]'):
+        client.publish(f"{namespace}:changes", junk)
+    for _ in range(3):
+        with pytest.raises(Flaky):
+            one.call(Script(Flaky("down")))
+    wait_until(lambda: other.breaker_state == "open", "the message after the junk")
+    assert link.watch.synced

@@ -98,6 +98,10 @@ class RedisCluster:
 
         return redis.RedisCluster(host="127.0.0.1", port=self.nodes[0].port, socket_timeout=2.0)
 
+    def keys(self, pattern: str) -> list[bytes]:
+        """The keys matching ``pattern`` on every master."""
+        return [key for node in self.nodes for key in node.client().keys(pattern)]
+
     def node_of(self, key: str) -> ClusterNode:
         """The master holding ``key``'s slot."""
         client = self.client()

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,28 +14,9 @@ from freezegun import freeze_time
 from resilience import Breaker, Budget, CircuitOpenError, Policy, RedisStorage, Retry
 from tests.helpers import CLASSIFIER, Flaky, Script, named
 
-from .redis_cluster import RedisCluster, find_redis_cli
-from .redis_server import find_redis_server, wait_until
+from .redis_cluster import RedisCluster
+from .redis_server import wait_until
 from .test_workers import WORKERS, Fleet
-
-
-@pytest.fixture(name="cluster", scope="module")
-def _cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisCluster]:
-    """One cluster for the module (making one takes about two seconds)."""
-    directory: Path = tmp_path_factory.mktemp("cluster")
-    cluster = RedisCluster(find_redis_server(), find_redis_cli(), directory).start()
-    yield cluster
-    cluster.stop()
-
-
-@pytest.fixture(name="healthy")
-def _healthy(cluster: RedisCluster) -> RedisCluster:
-    """The cluster, all three masters up and agreeing (after a test killed one)."""
-    for node in cluster.nodes:
-        if node._process is None:
-            node.start()
-    cluster.wait_ok()
-    return cluster
 
 
 def worker(

@@ -76,11 +76,11 @@ def test_the_keys_of_a_policy_share_one_slot(
 
 
 def test_healthy_calls_send_no_command_to_any_node(healthy: RedisCluster, namespace: str) -> None:
-    policies = [worker(healthy, namespace, f"p{i}", refresh_interval=600) for i in range(6)]
+    policies = [worker(healthy, namespace, f"p{i}", refresh_interval=600) for i in range(5)]
     for policy in policies:
         listening(policy, healthy, namespace, refresh_interval=600)
     reset_stats(healthy)
-    for _ in range(1000):
+    for _ in range(2000):  # 10,000 calls over five policies (slots on every master, likely)
         for policy in policies:
             assert policy.call(Script()) == "ok"
     assert commands(healthy) == 0

@@ -4,6 +4,8 @@ skips those that did not ask for successes; and no flood of refusals during an o
 from __future__ import annotations
 
 import asyncio
+import sys
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,6 +21,7 @@ from resilience.observe import (
     Rejected,
     RetryScheduled,
     StateChanged,
+    Stats,
     add_listener,
     remove_listener,
 )
@@ -313,3 +316,70 @@ def test_refusals_are_reported_when_the_circuit_half_opens(
         ("breaker.half_opened", None),
         ("breaker.closed", None),
     ]
+
+
+# --- policy.stats() ---------------------------------------------------------------------------
+
+
+def test_stats_count_every_moment_of_a_policy() -> None:
+    policy = Policy(
+        "counted",
+        retry=Retry(attempts=3),
+        breaker=Breaker(fail_max=3, reset_timeout=30.0),
+        fallback=lambda: "cached",
+    )
+    assert policy.stats() == Stats(
+        calls=0, failures={}, retries=0, gave_up={}, rejected=0, fallbacks=0
+    )
+    with no_wait():
+        assert policy.call(_flaky(2)) == "ok"  # 2 retries
+        assert policy.call(_raise(PermissionError("denied"))) == "cached"  # never retried
+        assert policy.call(_flaky(10)) == "cached"  # 3 timeouts: gives up, circuit opens
+        assert policy.call(lambda: 1) == "cached"  # refused
+        with pytest.raises(CircuitOpenError), policy.guard():
+            pass  # refused on entry
+    stats = policy.stats()
+    assert stats.calls == 5
+    assert stats.failures == {"permanent": 1, "retryable": 5}
+    assert stats.retries == 4
+    assert stats.gave_up == {"attempts": 1, "permanent: never retried": 1}
+    assert stats.rejected == 2  # the call, and the guard
+    assert stats.fallbacks == 3
+
+
+def test_stats_are_exact_under_8_threads() -> None:
+    policy = Policy(
+        "threads",
+        retry=Retry(attempts=2),
+        breaker=Breaker(fail_max=10**9),  # never opens: every call runs
+        fallback=lambda: "cached",
+    )
+    calls_per_thread = 2_000
+    barrier = threading.Barrier(8)
+
+    def work(index: int) -> None:
+        barrier.wait()
+        fn = _flaky(0 if index % 2 else 10**9)  # half the threads fail every attempt
+        for _ in range(calls_per_thread):
+            policy.call(fn)
+
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        with no_wait():
+            threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+    finally:
+        sys.setswitchinterval(previous)
+    failing_calls = 4 * calls_per_thread
+    assert policy.stats() == Stats(
+        calls=8 * calls_per_thread,
+        failures={"retryable": 2 * failing_calls},
+        retries=failing_calls,
+        gave_up={"attempts": failing_calls},
+        rejected=0,
+        fallbacks=failing_calls,
+    )

@@ -20,6 +20,7 @@ from typing import Any, Literal, Protocol
 
 from resilience.categories import Category
 from resilience.observe import events
+from resilience.observe.stats import Counters, Stats
 
 __all__ = [
     "AttemptFailed",
@@ -31,6 +32,7 @@ __all__ = [
     "Rejected",
     "RetryScheduled",
     "StateChanged",
+    "Stats",
     "add_listener",
     "remove_listener",
 ]
@@ -234,15 +236,26 @@ class Observer:
     ``end``, ``attempts`` and ``refusals`` say whether any listener wants ``on_call_end``,
     ``on_attempt_failed`` and ``on_rejected``: they are read on every call, so they are plain
     attributes, updated whenever the process-wide registry changes. An event object is
-    built only when some listener will receive it.
+    built only when some listener will receive it. ``counters`` counts the moments of every
+    call, for ``policy.stats()`` (refusals are counted by the refusing elements).
     """
 
-    __slots__ = ("__weakref__", "_handlers", "_own", "attempts", "end", "name", "refusals")
+    __slots__ = (
+        "__weakref__",
+        "_handlers",
+        "_own",
+        "attempts",
+        "counters",
+        "end",
+        "name",
+        "refusals",
+    )
 
     def __init__(self, name: str, own: tuple[object, ...]) -> None:
         self.name = name
         self._own = own
         self._handlers: dict[str, tuple[tuple[object, Any], ...]] = {}
+        self.counters = Counters()
         self.end = False
         self.attempts = False
         self.refusals = False
@@ -275,13 +288,15 @@ class Observer:
     def attempt_failed(
         self, attempt: int, category: Category, error: BaseException, duration: float
     ) -> None:
-        """An attempt failed (call only when :attr:`attempts`)."""
-        self._send(
-            "on_attempt_failed", AttemptFailed(self.name, attempt, category, error, duration)
-        )
+        """An attempt failed."""
+        self.counters.failure(category.value)
+        if self.attempts:
+            event = AttemptFailed(self.name, attempt, category, error, duration)
+            self._send("on_attempt_failed", event)
 
     def retry(self, attempt: int, wait: float, category: Category, error: BaseException) -> None:
         """Attempt ``attempt`` failed; the next one follows after ``wait`` seconds."""
+        self.counters.retry()
         events.retry_scheduled(self.name, attempt, wait, category, error)
         if self._handlers["on_retry"]:
             self._send("on_retry", RetryScheduled(self.name, attempt, wait, category, error))
@@ -296,6 +311,7 @@ class Observer:
         retrying: bool,
     ) -> None:
         """The policy gave up on a call."""
+        self.counters.give_up(reason)
         events.gave_up(self.name, attempts, elapsed, category, error, reason, retrying)
         if self._handlers["on_give_up"]:
             event = GaveUp(self.name, attempts, elapsed, category, error, reason, retrying)
@@ -307,11 +323,13 @@ class Observer:
         self._send("on_state_change", event)
 
     def rejected(self, by: str, remaining: float) -> None:
-        """A call was refused (call only when :attr:`refusals`)."""
+        """A call was refused by the ``by`` element (call only when :attr:`refusals`: the
+        elements count their refusals themselves, for ``policy.stats()``)."""
         self._send("on_rejected", Rejected(self.name, by, remaining))
 
     def fallback(self, category: Category | None, error: BaseException) -> None:
         """The fallback answers a call (``category`` ``None``: the call was refused)."""
+        self.counters.fallback()
         events.fallback_used(self.name, category, error)
         if self._handlers["on_fallback"]:
             self._send("on_fallback", FallbackUsed(self.name, category, error))

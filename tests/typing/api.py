@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Literal, assert_type
 
 import resilience
 from resilience import Backoff, Breaker, Category, CircuitOpenError, Policy, Retry, Verdict
+from resilience.observe import Stats
 
 policy = Policy("p", retry=Retry(attempts=3, backoff=Backoff()), breaker=Breaker())
 
@@ -46,6 +48,11 @@ if circuit is not None:
     circuit.open()
     circuit.close()
     circuit.reset()
+
+stats = policy.stats()
+assert_type(stats, Stats)
+assert_type(stats.calls, int)
+assert_type(stats.failures, Mapping[str, int])
 assert_type(CircuitOpenError("p", 1.0).remaining, float)
 for attempt in policy.attempts():
     with attempt:

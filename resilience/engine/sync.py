@@ -77,10 +77,34 @@ def _one_gate(pipeline: Pipeline, fn: Callable[..., T]) -> Callable[..., T]:
     early = starts_early(pipeline)
     count = pipeline.count
 
+    def observed(args: Any, kwargs: Any) -> T:
+        # The same for listeners that asked for successes (on_call_end): timed, and every
+        # refusal goes through retry(), which tells them how the call ended.
+        count()
+        start = _monotonic()
+        try:
+            token = admit()
+        except ResilienceError as exc:
+            box = _Box(exc)
+            return retry(pipeline, fn, args, kwargs, box, None, start)
+        try:
+            result = fn(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - classified, then retried or re-raised
+            box = _Box(exc)
+        except BaseException:
+            cancelled(token)
+            _end(observer, "cancelled", 1, start)
+            raise
+        else:
+            succeeded(token, 0.0)
+            observer.call_end("success", 1, _monotonic() - start)
+            return result
+        return retry(pipeline, fn, args, kwargs, box, [token], start, _monotonic() - start)
+
     @functools.wraps(fn)
     def guarded(*args: Any, **kwargs: Any) -> T:
         if observer.end:
-            return run(pipeline, fn, args, kwargs)
+            return observed(args, kwargs)
         count()
         start = _monotonic() if early else 0.0
         if refuse:

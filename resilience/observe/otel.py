@@ -36,7 +36,7 @@ listener was added; a policy that never changed state reports none.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import metrics
@@ -73,12 +73,15 @@ class _Counts:
     def __init__(self) -> None:
         self._counters: dict[Attributes, Counter] = {}
 
-    def add(self, key: Attributes) -> None:
+    def counter(self, key: Attributes) -> Counter:
         counter = self._counters.get(key)
         if counter is None:
             # setdefault is one atomic step: two threads seeing a new key share one counter.
             counter = self._counters.setdefault(key, Counter())
-        counter.add()
+        return counter
+
+    def add(self, key: Attributes) -> None:
+        self.counter(key).add()
 
     def observe(self, options: CallbackOptions) -> Iterator[Observation]:
         for key in list(self._counters):  # a copy in one step: keys may be added meanwhile
@@ -105,10 +108,8 @@ class OTelListener:
         self._rejected = _Counts()
         self._fallbacks = _Counts()
         self._states: dict[str, int] = {}
-        #: The successful attempt of each policy: counted on every call, so found at once.
-        self._succeeded: dict[str, Attributes] = {}
-        #: The histogram's attributes by (policy, outcome), made once each.
-        self._labels: dict[tuple[str, str], dict[str, Any]] = {}
+        #: By (policy, outcome) of a call: what on_call_end counts and records.
+        self._ends: dict[tuple[str, str], tuple[Callable[[], object] | None, Any]] = {}
         counters = (
             ("resilience.attempts", "{attempt}", "Attempts made", self._attempts),
             ("resilience.retries", "{retry}", "Retries scheduled", self._retries),
@@ -177,18 +178,19 @@ class OTelListener:
         """Record the call's duration; count its last attempt when it succeeded or was
         cancelled (failed attempts are counted as they fail)."""
         policy, outcome = event.policy, event.outcome
-        if outcome == "success":
-            key = self._succeeded.get(policy)
-            if key is None:
-                key = self._succeeded.setdefault(
-                    policy, (("policy", policy), ("outcome", "success"))
-                )
-            self._attempts.add(key)
-        elif outcome == "cancelled":
-            self._attempts.add((("policy", policy), ("outcome", "cancelled")))
-        labels = self._labels.get((policy, outcome))
-        if labels is None:
-            labels = self._labels.setdefault(
-                (policy, outcome), {"policy": policy, "outcome": outcome}
-            )
+        found = self._ends.get((policy, outcome))
+        if found is None:
+            found = self._ends.setdefault((policy, outcome), self._end(policy, outcome))
+        count, labels = found
+        if count is not None:
+            count()
         self._duration.record(event.duration, labels)
+
+    def _end(self, policy: str, outcome: str) -> tuple[Callable[[], object] | None, Any]:
+        """What a call of ``policy`` that ended with ``outcome`` counts, and the histogram's
+        attributes: made once for each pair, since every call needs them."""
+        count = None
+        if outcome in ("success", "cancelled"):
+            key = (("policy", policy), ("outcome", outcome))
+            count = self._attempts.counter(key).adder()
+        return count, {"policy": policy, "outcome": outcome}

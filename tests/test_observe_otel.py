@@ -12,7 +12,7 @@ from opentelemetry.sdk.metrics.export import HistogramDataPoint, InMemoryMetricR
 
 from resilience import Breaker, CircuitOpenError, Policy, Retry
 from resilience.observe import add_listener, remove_listener
-from resilience.observe.otel import OTelListener
+from resilience.observe.otel import BUCKETS, OTelListener
 from resilience.testing import no_wait
 
 Points = dict[str, dict[frozenset[tuple[str, Any]], Any]]
@@ -147,3 +147,25 @@ def test_without_a_meter_provider_the_global_one_is_used() -> None:
     listener = OTelListener()  # the API's no-op provider until an SDK is set: costs nothing
     policy = Policy("global", listeners=[listener])
     assert policy.call(lambda: 1) == 1
+
+
+def test_durations_fall_in_buckets_made_for_seconds(
+    meter: tuple[MeterProvider, InMemoryMetricReader],
+) -> None:
+    provider, reader = meter
+    policy = Policy("seconds", listeners=[OTelListener(meter_provider=provider)])
+    assert policy.call(lambda: 1) == 1
+    data = reader.get_metrics_data()
+    assert data is not None
+    (metric,) = [
+        m
+        for r in data.resource_metrics
+        for s in r.scope_metrics
+        for m in s.metrics
+        if m.name == "resilience.call.duration"
+    ]
+    assert metric.unit == "s"
+    (point,) = metric.data.data_points
+    assert isinstance(point, HistogramDataPoint)
+    assert tuple(point.explicit_bounds) == BUCKETS
+    assert point.bucket_counts[0] == 1  # a quick call: under 5 ms, not lost in "0-5 s"

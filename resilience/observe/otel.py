@@ -57,7 +57,12 @@ if TYPE_CHECKING:
         StateChanged,
     )
 
-__all__ = ["STATES", "OTelListener"]
+__all__ = ["BUCKETS", "STATES", "OTelListener"]
+
+#: The histogram's bucket boundaries, in seconds: OpenTelemetry's for HTTP durations, and
+#: longer ones for calls that wait through their retries (the SDK's default ones are made
+#: for milliseconds).
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 30, 60, 120)
 
 #: The values of ``resilience.breaker.state``.
 STATES = {"closed": 0, "half-open": 1, "open": 2}
@@ -122,7 +127,10 @@ class OTelListener:
                 name, callbacks=[counts.observe], unit=unit, description=description
             )
         self._duration = meter.create_histogram(
-            "resilience.call.duration", unit="s", description="Duration of calls, by outcome"
+            "resilience.call.duration",
+            unit="s",
+            description="Duration of calls, by outcome",
+            explicit_bucket_boundaries_advisory=BUCKETS,
         )
         meter.create_observable_gauge(
             "resilience.breaker.state",

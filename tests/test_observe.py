@@ -383,3 +383,21 @@ def test_stats_are_exact_under_8_threads() -> None:
         rejected=0,
         fallbacks=failing_calls,
     )
+
+
+def test_a_raising_listener_that_cannot_be_weakly_referenced_is_logged_once(
+    events: list[dict[str, object]],
+) -> None:
+    class Slotted:
+        __slots__ = ()
+
+        def on_call_end(self, event: CallEnded) -> None:
+            msg = "listener bug"
+            raise RuntimeError(msg)
+
+    policy = Policy("slotted", listeners=[Slotted()])
+    for _ in range(3):
+        assert policy.call(lambda: 1) == 1
+    failed = [e["listener"] for e in events if e["event"] == "listener.failed"]
+    assert len(failed) == 1
+    assert str(failed[0]).endswith(".Slotted")

@@ -218,14 +218,22 @@ def check_listeners(listeners: Iterable[object]) -> tuple[object, ...]:
 
 # --- dispatch --------------------------------------------------------------------------------
 
-#: Listeners that raised, by id, so each is reported once.
-_reported: set[int] = set()
+#: Listeners that raised, so each is reported once: weakly held (a listener that is gone
+#: makes room for another at its address), by id for those that can't be.
+_reported: weakref.WeakSet[object] = weakref.WeakSet()
+_reported_ids: set[int] = set()
 
 
 def _failed(listener: object, method: str, exc: Exception) -> None:
-    if id(listener) in _reported:
-        return
-    _reported.add(id(listener))
+    with _lock:  # two threads failing in the same listener report it once
+        try:
+            if listener in _reported:
+                return
+            _reported.add(listener)
+        except TypeError:  # not weakly referenceable (a slotted class, say)
+            if id(listener) in _reported_ids:
+                return
+            _reported_ids.add(id(listener))
     events.listener_failed(type(listener).__qualname__, method, exc)
 
 

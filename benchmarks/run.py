@@ -27,6 +27,8 @@ exponential backoff from 0.1 s up to 20 s, a breaker opening after 5 failures):
 - ``bare``: the undecorated function;
 - ``hand-written``: a try/except retry loop, the floor any library is measured against;
 - ``resilience``: ``Policy("bench", retry=Retry(attempts=3), breaker=Breaker())``;
+- ``resilience + a state listener`` (happy path, sync): the same policy with a listener that
+  has only ``on_state_change``, which the happy path never calls;
 - ``resilience + OTel (SDK)``, ``resilience + OTel (no SDK)`` (happy path, sync): the same
   policy with an ``OTelListener`` on the real SDK's ``MeterProvider`` (an in-memory reader),
   and on the API's no-op provider, the listener's own cost;
@@ -269,6 +271,19 @@ def _policy(name: str, reset_timeout: float = 30.0, listeners: tuple[Any, ...] =
     )
 
 
+QUIET = "resilience + a state listener"
+
+
+class _Transitions:
+    """A listener that asks for circuit transitions only: never called on the happy path."""
+
+    def __init__(self) -> None:
+        self.seen = 0
+
+    def on_state_change(self, event: Any) -> None:
+        self.seen += 1
+
+
 OTEL_SDK = "resilience + OTel (SDK)"
 OTEL_API = "resilience + OTel (no SDK)"
 
@@ -423,7 +438,8 @@ def happy_group(is_async: bool) -> Group:
         Case("tenacity+pybreaker", stacked),
     ]
     if not is_async:
-        cases[3:3] = _otel_cases(fn)
+        quiet = _policy("bench-happy-listened", listeners=(_Transitions(),))
+        cases[3:3] = [Case(QUIET, quiet(fn)), *_otel_cases(fn)]
     for case in cases:
         case.is_async = is_async
     return Group(f"happy_{suffix}", f"happy path, {suffix}: the call succeeds at once", cases)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -169,3 +171,31 @@ def test_durations_fall_in_buckets_made_for_seconds(
     assert isinstance(point, HistogramDataPoint)
     assert tuple(point.explicit_bounds) == BUCKETS
     assert point.bucket_counts[0] == 1  # a quick call: under 5 ms, not lost in "0-5 s"
+
+
+def _child(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_policies_and_listeners_never_import_opentelemetry() -> None:
+    run = _child(
+        "import sys\n"
+        "from resilience import Policy, Retry\n"
+        "from resilience.observe import add_listener\n"
+        "assert Policy('p', retry=Retry()).call(lambda: 1) == 1\n"
+        "assert not [m for m in sys.modules if m.startswith('opentelemetry')]\n"
+    )
+    assert run.returncode == 0, run.stderr
+
+
+def test_without_opentelemetry_the_error_says_what_to_install() -> None:
+    run = _child(
+        "import sys\n"
+        "sys.modules['opentelemetry'] = None  # as if not installed\n"
+        "import resilience.observe.otel\n"
+    )
+    assert run.returncode == 1
+    assert "ImportError: resilience.observe.otel needs the OpenTelemetry API: " in run.stderr
+    assert "pip install 'resilience-policies[otel]'" in run.stderr

@@ -39,7 +39,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from opentelemetry import metrics
+try:
+    from opentelemetry import metrics
+except ImportError as missing:  # pragma: no cover - tested in a child without it
+    msg = (
+        "resilience.observe.otel needs the OpenTelemetry API: "
+        "pip install 'resilience-policies[otel]'"
+    )
+    raise ImportError(msg) from missing
 
 from resilience._about import version
 from resilience._atomic import Counter

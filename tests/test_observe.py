@@ -401,3 +401,53 @@ def test_a_raising_listener_that_cannot_be_weakly_referenced_is_logged_once(
     failed = [e["listener"] for e in events if e["event"] == "listener.failed"]
     assert len(failed) == 1
     assert str(failed[0]).endswith(".Slotted")
+
+
+async def test_every_form_counts_one_call() -> None:
+    policy = Policy("forms", retry=Retry(attempts=2), breaker=Breaker())
+
+    @policy
+    def sync_call() -> int:
+        return 1
+
+    @policy
+    async def async_call() -> int:
+        return 2
+
+    with no_wait():
+        assert sync_call() == 1
+        assert await async_call() == 2
+        assert policy.call(lambda: 3) == 3
+        assert await policy.acall(async_call.__wrapped__) == 2  # type: ignore[attr-defined]
+        with policy.guard():
+            pass
+        async with policy.guard():
+            pass
+        flaky = _flaky(1)
+        for attempt in policy.attempts():  # one call, two attempts
+            with attempt:
+                flaky()
+        async for attempt in policy.attempts():
+            with attempt:
+                pass
+    stats = policy.stats()
+    assert stats.calls == 8
+    assert stats.failures == {"retryable": 1}
+    assert stats.retries == 1
+
+
+def test_an_interrupted_call_ends_as_cancelled() -> None:
+    recorder = Recorder()
+    policy = Policy("interrupted", breaker=Breaker(), listeners=[recorder])
+    with pytest.raises(KeyboardInterrupt):
+        policy.call(_raise(KeyboardInterrupt()))
+
+    @policy
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        interrupted()
+    ends = [(e.outcome, e.attempts) for e in recorder.seen if isinstance(e, CallEnded)]
+    assert ends == [("cancelled", 1), ("cancelled", 1)]
+    assert policy.circuit.state == "closed"  # type: ignore[union-attr]

@@ -246,3 +246,24 @@ def test_pybreaker_counts_only_retryable_failures(endpoint: AwsJsonEndpoint, cli
     with pytest.raises(pybreaker.CircuitBreakerError):
         breaker.call(client.list_tables)
     assert endpoint.requests == []  # refused without a request
+
+
+def test_tenacity_kwargs_wait_as_long_as_the_server_asks() -> None:
+    import email.message
+    import urllib.error
+
+    headers = email.message.Message()
+    headers["Retry-After"] = "7"
+    busy = urllib.error.HTTPError("http://127.0.0.1/orders", 503, "busy", headers, None)
+    answers: list[Exception | None] = [busy, None]
+    slept: list[float] = []
+
+    def fetch() -> str:
+        error = answers.pop(0)
+        if error is not None:
+            raise error
+        return "ok"
+
+    policy = Policy("hinted", retry=Retry(attempts=3, backoff=Backoff(initial=0.1)))
+    assert tenacity.retry(**tenacity_kwargs(policy), sleep=slept.append)(fetch)() == "ok"
+    assert slept == [7.0]  # Retry-After: 7, longer than the backoff's 0.1 s at most

@@ -2,7 +2,8 @@
 
 ::
 
-    caller -> fallback -> retry (budget, hints) -> breaker -> attempt timeout -> fn
+    caller -> fallback -> retry (budget, hints) -> [hedge] -> breaker -> concurrency
+           -> rate limit -> attempt timeout -> fn
 
 A Policy is an immutable value. Building one builds its pipeline (:mod:`.core`): the live
 breaker (its state shared by every call through this Policy object), the budget, the
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
 
 from resilience._spec import SpecTypeError, check_fields, checked
 from resilience.elements.breaker import Breaker, BreakerState, Circuit, CircuitBreaker
+from resilience.elements.concurrency import Concurrency
 from resilience.elements.fallback import Fallback, is_async_callable
 from resilience.elements.retry import Queue, Retry, Retrying
 from resilience.elements.timeout import Timeout
@@ -97,6 +99,7 @@ class Policy:
         name: Names the policy in events, notes and errors.
         retry: How retryable failures are retried; without it a call is tried once.
         breaker: Circuit breaking; none without it.
+        concurrency: At most so many attempts in flight at once (a bulkhead).
         fallback: A :class:`Fallback`, or a callable (with the default categories).
         queue: What to do with queue-related failures (default ``Queue()``: fallback).
         classifier: Decides each failure's category; the default classifier without it.
@@ -114,6 +117,11 @@ class Policy:
         default=None,
         kw_only=True,
         metadata=checked("spec", "Circuit breaking.", of=Breaker, nullable=True),
+    )
+    concurrency: Concurrency | None = field(
+        default=None,
+        kw_only=True,
+        metadata=checked("spec", "A bulkhead.", of=Concurrency, nullable=True),
     )
     fallback: Fallback | Callable[..., Any] | None = field(default=None, kw_only=True)
     queue: Queue | None = field(
@@ -152,6 +160,8 @@ class Policy:
         breaker = self.breaker.build(self.name, observer) if self.breaker else None
         if breaker is not None:
             elements.append(breaker)
+        if self.concurrency is not None:
+            elements.append(self.concurrency.build(self.name, observer))
         retry = self.retry
         if retry is not None and retry.attempt_timeout is not None:
             elements.append(Timeout(retry.attempt_timeout, self.name))

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from resilience.elements.budget import Budget
     from resilience.elements.concurrency import Concurrency
     from resilience.elements.fallback import Fallback
+    from resilience.elements.rate_limit import RateLimit
     from resilience.elements.retry import Queue, Retry
     from resilience.elements.timeout import AttemptTimeout
     from resilience.engine.forms import Attempt
@@ -51,6 +52,7 @@ __all__ = [
     "Policy",
     "PolicySet",
     "Queue",
+    "RateLimit",
     "RateLimitedError",
     "RedisStorage",
     "ResilienceError",
@@ -82,6 +84,7 @@ _HOMES = {
     "Policy": "resilience.engine.policy",
     "PolicySet": "resilience.config",
     "Queue": "resilience.elements.retry",
+    "RateLimit": "resilience.elements.rate_limit",
     "RateLimitedError": "resilience.errors",
     "RedisStorage": "resilience.stores.redis",
     "ResilienceError": "resilience.errors",

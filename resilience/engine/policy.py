@@ -24,6 +24,7 @@ from resilience._spec import SpecTypeError, check_fields, checked
 from resilience.elements.breaker import Breaker, BreakerState, Circuit, CircuitBreaker
 from resilience.elements.concurrency import Concurrency
 from resilience.elements.fallback import Fallback, is_async_callable
+from resilience.elements.rate_limit import RateLimit
 from resilience.elements.retry import Queue, Retry, Retrying
 from resilience.elements.timeout import Timeout
 from resilience.engine import sync
@@ -100,6 +101,7 @@ class Policy:
         retry: How retryable failures are retried; without it a call is tried once.
         breaker: Circuit breaking; none without it.
         concurrency: At most so many attempts in flight at once (a bulkhead).
+        rate_limit: At most so many attempts a second (a token bucket).
         fallback: A :class:`Fallback`, or a callable (with the default categories).
         queue: What to do with queue-related failures (default ``Queue()``: fallback).
         classifier: Decides each failure's category; the default classifier without it.
@@ -122,6 +124,11 @@ class Policy:
         default=None,
         kw_only=True,
         metadata=checked("spec", "A bulkhead.", of=Concurrency, nullable=True),
+    )
+    rate_limit: RateLimit | None = field(
+        default=None,
+        kw_only=True,
+        metadata=checked("spec", "A rate limit.", of=RateLimit, nullable=True),
     )
     fallback: Fallback | Callable[..., Any] | None = field(default=None, kw_only=True)
     queue: Queue | None = field(
@@ -162,6 +169,8 @@ class Policy:
             elements.append(breaker)
         if self.concurrency is not None:
             elements.append(self.concurrency.build(self.name, observer))
+        if self.rate_limit is not None:
+            elements.append(self.rate_limit.build(self.name, observer))
         retry = self.retry
         if retry is not None and retry.attempt_timeout is not None:
             elements.append(Timeout(retry.attempt_timeout, self.name))

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from resilience.elements.budget import Budget
     from resilience.elements.concurrency import Concurrency
     from resilience.elements.fallback import Fallback
+    from resilience.elements.hedge import Hedge
     from resilience.elements.rate_limit import RateLimit
     from resilience.elements.retry import Queue, Retry
     from resilience.elements.timeout import AttemptTimeout
@@ -49,6 +50,7 @@ __all__ = [
     "ConcurrencyLimitError",
     "ConfigError",
     "Fallback",
+    "Hedge",
     "Policy",
     "PolicySet",
     "Queue",
@@ -81,6 +83,7 @@ _HOMES = {
     "ConcurrencyLimitError": "resilience.errors",
     "ConfigError": "resilience.errors",
     "Fallback": "resilience.elements.fallback",
+    "Hedge": "resilience.elements.hedge",
     "Policy": "resilience.engine.policy",
     "PolicySet": "resilience.config",
     "Queue": "resilience.elements.retry",

@@ -49,9 +49,7 @@ class Concurrency:
         ValueError: an argument is out of range; the message says what is allowed.
     """
 
-    limit: int = field(
-        default=10, metadata=checked("count", "Attempts in flight at once.", minimum=1)
-    )
+    limit: int = field(metadata=checked("count", "Attempts in flight at once.", minimum=1))
     max_wait: float = field(
         default=0.0,
         metadata=checked(
@@ -63,7 +61,7 @@ class Concurrency:
 
     if TYPE_CHECKING:  # what the constructor accepts: durations as seconds or timedelta
 
-        def __init__(self, *, limit: int = ..., max_wait: float | timedelta = ...) -> None: ...
+        def __init__(self, *, limit: int, max_wait: float | timedelta = ...) -> None: ...
 
     def __post_init__(self) -> None:
         check_fields(self)

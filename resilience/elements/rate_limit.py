@@ -63,7 +63,6 @@ class RateLimit:
     """
 
     rate: float = field(
-        default=10.0,
         metadata=checked(
             "number", "Attempts allowed every `per` seconds.", minimum=0, exclusive=True
         ),
@@ -99,7 +98,7 @@ class RateLimit:
         def __init__(
             self,
             *,
-            rate: float = ...,
+            rate: float,
             per: float | timedelta = ...,
             burst: int | None = ...,
             max_wait: float | timedelta = ...,

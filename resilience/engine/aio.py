@@ -1,11 +1,13 @@
 """The async driver: awaits the function and sleeps, as the core decides.
 
-It mirrors :mod:`~resilience.engine.sync`, with three differences. Gates whose state is
+It mirrors :mod:`~resilience.engine.sync`, with four differences. Gates whose state is
 remote (Redis) are asked in a worker thread, so the event loop never waits on the network;
 a caller cancelled while a worker thread admits it gives the admission back. A task with a
 cancellation pending (``asyncio.current_task().cancelling()``) is never retried, counted or
 handed to the fallback, even when the function turned the ``CancelledError`` into another
-exception. And attempts go through the pipeline's attempt wrappers (the attempt timeout).
+exception. Attempts go through the pipeline's attempt wrappers (the attempt timeout). And a
+policy with a hedge races each attempt with its hedges (:func:`_race`), which the retry loop
+sees as one attempt.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+from resilience.categories import Category
 from resilience.engine.core import Call, Gate, Pipeline
 from resilience.engine.sync import _Box, _end, clock_for
 from resilience.errors import ResilienceError
@@ -42,6 +45,12 @@ T = TypeVar("T")
 _clock = time.perf_counter
 _monotonic = time.monotonic
 
+RETRYABLE = Category.RETRYABLE
+
+#: An attempt's outcome: ``(result, None, tokens, duration)`` when it succeeded, ``(None,
+#: failure, tokens, duration)`` when it failed, ``(None, refusal, None, 0.0)`` when refused.
+Outcome = tuple[Any, BaseException | None, list[Any] | None, float]
+
 
 def attempt_for(pipeline: Pipeline, fn: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
     """One attempt of ``fn``, through the pipeline's attempt wrappers."""
@@ -54,7 +63,12 @@ def wrap(pipeline: Pipeline, fn: Callable[..., Awaitable[T]]) -> Callable[..., A
     """``fn`` with every call through the pipeline (the decorator's form)."""
     attempt = attempt_for(pipeline, fn)
     gates = pipeline.gates
-    if len(gates) == 1 and getattr(gates[0], "local", False) and not pipeline.begins:
+    if (
+        len(gates) == 1
+        and getattr(gates[0], "local", False)
+        and not pipeline.begins
+        and pipeline.hedge is None
+    ):
         return functools.wraps(fn)(_one_gate(pipeline, attempt))
 
     @functools.wraps(fn)
@@ -210,14 +224,27 @@ async def attempt(
     kwargs: Any,
     start: float,
     done: int,
-) -> tuple[Any, BaseException | None, list[Any] | None, float]:
+) -> Outcome:
     """One attempt, as :func:`resilience.engine.sync.attempt`. A failure while the task is
     being cancelled is no failure of the call: the gates get their tokens back and it
-    propagates as it is."""
+    propagates as it is. With a hedge, the attempt and its hedges race (:func:`_race`)."""
+    if pipeline.hedge is not None:
+        return await _race(pipeline, fn, args, kwargs, start, done)
     try:
         tokens = await admit(pipeline)
     except ResilienceError as refusal:
         return None, refusal, None, 0.0
+    try:
+        return await _admitted(pipeline, fn, args, kwargs, tokens)
+    except BaseException:
+        _end(pipeline.observer, "cancelled", done + 1, start)
+        raise
+
+
+async def _admitted(
+    pipeline: Pipeline, fn: Callable[..., Awaitable[T]], args: Any, kwargs: Any, tokens: list[Any]
+) -> Outcome:
+    """The rest of an attempt the gates admitted (``tokens``); raises only when cancelled."""
     timed = pipeline.timed or pipeline.observer.end
     began = _clock() if timed else 0.0
     try:
@@ -226,15 +253,85 @@ async def attempt(
         if not cancelling():
             return None, failure, tokens, _clock() - began if timed else 0.0
         await cancelled(pipeline, tokens)
-        _end(pipeline.observer, "cancelled", done + 1, start)
         raise
     except BaseException:
         await cancelled(pipeline, tokens)
-        _end(pipeline.observer, "cancelled", done + 1, start)
         raise
     duration = _clock() - began if timed else 0.0
     await succeeded(pipeline, tokens, duration)
     return result, None, tokens, duration
+
+
+async def _race(
+    pipeline: Pipeline,
+    fn: Callable[..., Awaitable[T]],
+    args: Any,
+    kwargs: Any,
+    start: float,
+    done: int,
+) -> Outcome:
+    """An attempt and its hedges (:mod:`resilience.elements.hedge`), as one attempt of the
+    call: the first success, else the last failure. A hedge is admitted by the gates (and
+    spends the budget) before it starts: a refused one is not made, so a refusal never
+    hides a real failure. The failures not returned are recorded by the gates as they come,
+    the one returned by the retry loop as usual."""
+    admitted: list[list[Any]] = []  # the tokens of the hedge about to start
+
+    def one() -> Awaitable[Outcome]:
+        if admitted:
+            return _admitted(pipeline, fn, args, kwargs, admitted.pop())
+        return _first(pipeline, fn, args, kwargs)
+
+    def won(outcome: Outcome) -> bool:
+        exc = outcome[1]
+        if exc is None:
+            return True
+        # A refusal, or a failure that another attempt would not change, ends the race.
+        return outcome[2] is None or pipeline.classify(exc)[0] is not RETRYABLE
+
+    async def may_start(outcome: Outcome | None) -> bool:
+        try:
+            tokens = await admit(pipeline)
+        except ResilienceError:
+            return False
+        budget = pipeline.budget
+        if budget is not None:
+            if budget.remote:
+                allowed: bool = await asyncio.to_thread(budget.store.try_retry)
+            else:
+                allowed = budget.store.try_retry()
+            if not allowed:
+                await cancelled(pipeline, tokens)
+                return False
+        admitted.append(tokens)
+        return True
+
+    async def lost(outcome: Outcome) -> None:
+        _, exc, tokens, duration = outcome
+        if exc is None or not tokens:
+            return
+        category = pipeline.classify(exc)[0]
+        if pipeline.remote_now():
+            await asyncio.shield(asyncio.to_thread(pipeline.failed, tokens, category, duration))
+        else:
+            pipeline.failed(tokens, category, duration)
+
+    try:
+        outcome: Outcome = await pipeline.hedge.race(one, won, may_start, lost)
+    except BaseException:
+        _end(pipeline.observer, "cancelled", done + 1, start)
+        raise
+    return outcome
+
+
+async def _first(
+    pipeline: Pipeline, fn: Callable[..., Awaitable[T]], args: Any, kwargs: Any
+) -> Outcome:
+    try:
+        tokens = await admit(pipeline)
+    except ResilienceError as refusal:
+        return None, refusal, None, 0.0
+    return await _admitted(pipeline, fn, args, kwargs, tokens)
 
 
 async def retry(

@@ -13,8 +13,9 @@ three moments of every attempt:
 
 Elements fill roles by what they offer: a *gate* has ``admit``/``succeeded``/``failed``/
 ``cancelled`` (and maybe ``veto``: a reason not to retry, ``aadmit``: an async admission that
-may wait); an *attempt wrapper* has ``wrap_async`` (the attempt timeout) or ``wrap_sync``; the
-retry planner, the budget and the fallback are asked at the decide moment. A new element is a
+may wait); an *attempt wrapper* has ``wrap_async`` (the attempt timeout) or ``wrap_sync``; a
+*hedge* has ``race`` (the async driver runs an attempt's hedges through it); the retry
+planner, the budget and the fallback are asked at the decide moment. A new element is a
 module with a spec whose ``build`` returns such an object: no driver changes.
 
 A :class:`Call` never holds an exception: a failed call leaves no reference cycle behind.
@@ -91,6 +92,7 @@ class Pipeline:
         "budget",
         "fallback",
         "gates",
+        "hedge",
         "name",
         "observer",
         "remote",
@@ -119,6 +121,8 @@ class Pipeline:
         )
         self.gates: tuple[Gate, ...] = tuple(e for e in elements if hasattr(e, "admit"))
         self.wrappers: tuple[Any, ...] = tuple(e for e in elements if hasattr(e, "wrap_async"))
+        #: Races the attempts of an async call (:mod:`resilience.elements.hedge`), or None.
+        self.hedge: Any = next((e for e in elements if hasattr(e, "race")), None)
         self.vetoes: tuple[Callable[[], str | None], ...] = tuple(
             g.veto for g in self.gates if hasattr(g, "veto")
         )

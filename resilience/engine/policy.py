@@ -5,6 +5,8 @@
     caller -> fallback -> retry (budget, hints) -> [hedge] -> breaker -> concurrency
            -> rate limit -> attempt timeout -> fn
 
+(the hedge races each attempt with its hedges, each through the gates after it).
+
 A Policy is an immutable value. Building one builds its pipeline (:mod:`.core`): the live
 breaker (its state shared by every call through this Policy object), the budget, the
 listeners. Every form runs on the one sync driver (:mod:`.sync`) or the one async driver
@@ -24,6 +26,7 @@ from resilience._spec import SpecTypeError, check_fields, checked
 from resilience.elements.breaker import Breaker, BreakerState, Circuit, CircuitBreaker
 from resilience.elements.concurrency import Concurrency
 from resilience.elements.fallback import Fallback, is_async_callable
+from resilience.elements.hedge import Hedge
 from resilience.elements.rate_limit import RateLimit
 from resilience.elements.retry import Queue, Retry, Retrying
 from resilience.elements.timeout import Timeout
@@ -102,6 +105,7 @@ class Policy:
         breaker: Circuit breaking; none without it.
         concurrency: At most so many attempts in flight at once (a bulkhead).
         rate_limit: At most so many attempts a second (a token bucket).
+        hedge: Start another attempt of a slow async call (async functions only).
         fallback: A :class:`Fallback`, or a callable (with the default categories).
         queue: What to do with queue-related failures (default ``Queue()``: fallback).
         classifier: Decides each failure's category; the default classifier without it.
@@ -129,6 +133,11 @@ class Policy:
         default=None,
         kw_only=True,
         metadata=checked("spec", "A rate limit.", of=RateLimit, nullable=True),
+    )
+    hedge: Hedge | None = field(
+        default=None,
+        kw_only=True,
+        metadata=checked("spec", "Hedged attempts.", of=Hedge, nullable=True),
     )
     fallback: Fallback | Callable[..., Any] | None = field(default=None, kw_only=True)
     queue: Queue | None = field(
@@ -171,6 +180,8 @@ class Policy:
             elements.append(self.concurrency.build(self.name, observer))
         if self.rate_limit is not None:
             elements.append(self.rate_limit.build(self.name, observer))
+        if self.hedge is not None:
+            elements.append(self.hedge.build())
         retry = self.retry
         if retry is not None and retry.attempt_timeout is not None:
             elements.append(Timeout(retry.attempt_timeout, self.name))
@@ -214,6 +225,14 @@ class Policy:
             return cast(Callable[P, T], type(fn)(self(fn.__func__)))
         where = f"@{self.name}"
         is_async = is_async_target(fn, where)
+        if self.hedge is not None and not is_async:
+            msg = (
+                f"{where}: {getattr(fn, '__qualname__', fn)!r} is a sync function, and the "
+                "policy hedges: a hedged attempt must be cancellable when another one wins, "
+                "which only async functions are; decorate an async function, or use a "
+                "policy without hedge"
+            )
+            raise TypeError(msg)
         fallback = self.fallback
         if isinstance(fallback, Fallback):
             fallback.check_against(fn, where)
@@ -237,6 +256,13 @@ class Policy:
         """
         fallback = self.fallback
         is_async = is_async_target(fn, f"policy {self.name!r}: call()")
+        if self.hedge is not None:
+            msg = (
+                f"policy {self.name!r}: call() is for sync functions, and the policy hedges, "
+                f"which only async functions can be: await policy.acall("
+                f"{getattr(fn, '__qualname__', fn)}, ...) with an async function instead"
+            )
+            raise TypeError(msg)
         if is_async or (isinstance(fallback, Fallback) and fallback.is_async):
             msg = (
                 f"policy {self.name!r}: call() is for sync functions and fallbacks; "

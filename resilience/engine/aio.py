@@ -90,7 +90,7 @@ def _one_gate(
     clock = clock_for(pipeline)
 
     async def guarded(*args: Any, **kwargs: Any) -> T:
-        if observer.end:
+        if observer.end or pipeline.chaos is not None:
             return await run(pipeline, attempt, args, kwargs)
         start = clock()
         if refuse:
@@ -248,6 +248,9 @@ async def _admitted(
     timed = pipeline.timed or pipeline.observer.end
     began = _clock() if timed else 0.0
     try:
+        chaos = pipeline.chaos
+        if chaos is not None:
+            await chaos.ainject()  # a fault or latency, as if from fn (resilience.testing.chaos)
         result = await fn(*args, **kwargs)
     except Exception as failure:
         if not cancelling():

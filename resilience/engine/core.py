@@ -23,7 +23,9 @@ A :class:`Call` never holds an exception: a failed call leaves no reference cycl
 
 from __future__ import annotations
 
+import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -38,7 +40,33 @@ if TYPE_CHECKING:
     from resilience.elements.budget import Budgeting
     from resilience.elements.fallback import Fallback
 
-__all__ = ["Call", "Gate", "Pipeline", "add_note"]
+__all__ = ["Call", "Gate", "Pipeline", "add_note", "chaos_by_name", "pipelines_named"]
+
+# Every live pipeline (weakly), and the chaos contexts entered by policy name: a pipeline
+# built while one is entered (a policy file loaded in the middle of a test) gets it too.
+_registry_lock = threading.Lock()
+_pipelines: weakref.WeakSet[Pipeline] = weakref.WeakSet()
+_chaos_by_name: dict[str, list[Any]] = {}
+
+
+def pipelines_named(name: str) -> list[Pipeline]:
+    """The live pipelines of the policies called ``name``."""
+    with _registry_lock:
+        return [pipeline for pipeline in _pipelines if pipeline.name == name]
+
+
+def chaos_by_name(name: str, injector: Any, entered: bool) -> None:
+    """Note (``entered``) or forget a chaos context entered for the policies called ``name``,
+    for the pipelines built meanwhile."""
+    with _registry_lock:
+        stack = _chaos_by_name.setdefault(name, [])
+        if entered:
+            stack.append(injector)
+        else:
+            stack.remove(injector)
+            if not stack:
+                del _chaos_by_name[name]
+
 
 RETRYABLE = Category.RETRYABLE
 QUEUE = Category.QUEUE
@@ -87,9 +115,11 @@ class Pipeline:
     """A policy's elements, built once: what the drivers and forms run."""
 
     __slots__ = (
+        "__weakref__",
         "assess",
         "begins",
         "budget",
+        "chaos",
         "fallback",
         "gates",
         "hedge",
@@ -133,6 +163,14 @@ class Pipeline:
         self.observer = observer
         self.retries = retries  # whether the policy retries at all (for the give-up event)
         self.timed = any(getattr(g, "timed", False) for g in self.gates)
+        #: Faults injected into every attempt while a ``resilience.testing.chaos`` context
+        #: is entered for this pipeline (read on every call: a plain attribute), or None.
+        self.chaos: Any = None
+        with _registry_lock:
+            _pipelines.add(self)
+            named = _chaos_by_name.get(name)
+            if named:
+                self.chaos = named[-1]
 
     def remote_now(self) -> bool:
         """Whether recording an outcome now may block on the network."""

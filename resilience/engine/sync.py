@@ -85,7 +85,7 @@ def _one_gate(pipeline: Pipeline, fn: Callable[..., T]) -> Callable[..., T]:
 
     @functools.wraps(fn)
     def guarded(*args: Any, **kwargs: Any) -> T:
-        if observer.end:
+        if observer.end or pipeline.chaos is not None:
             return run(pipeline, fn, args, kwargs)
         start = clock()
         if refuse:
@@ -123,7 +123,7 @@ def _two_gates(pipeline: Pipeline, fn: Callable[..., T]) -> Callable[..., T]:
 
     @functools.wraps(fn)
     def guarded(*args: Any, **kwargs: Any) -> T:
-        if observer.end:
+        if observer.end or pipeline.chaos is not None:
             return run(pipeline, fn, args, kwargs)
         start = clock()
         try:
@@ -185,6 +185,9 @@ def attempt(
     timed = pipeline.timed or pipeline.observer.end
     began = _clock() if timed else 0.0
     try:
+        chaos = pipeline.chaos
+        if chaos is not None:
+            chaos.inject()  # a fault or latency, as if from fn (resilience.testing.chaos)
         result = fn(*args, **kwargs)
     except Exception as failure:  # noqa: BLE001 - classified, then retried or re-raised
         return None, failure, tokens, _clock() - began if timed else 0.0

@@ -58,10 +58,11 @@ def test_run_measures_every_group_and_ends_with_the_ratios(
             line,
         )
     data = json.loads(target.read_text())
-    groups = {"happy_sync", "happy_asyncio", "failure_sync", "failure_asyncio", "open"}
+    groups = {"happy_sync", "happy_asyncio", "failure_sync", "failure_asyncio", "open", "limits"}
     for setup in ("service", "default"):
         assert {f"{setup}/{group}" for group in groups} <= set(data["groups"])
         assert set(data["ratios"][setup]) >= {"floor_sync", "floor_async", "failure", "open"}
+        assert set(data["limits_ns"][setup]) == {"concurrency_ns", "rate_limit_ns"}
     for group in data["groups"].values():
         for stats in group["cases"].values():
             assert stats["rounds"] == 2

@@ -56,6 +56,7 @@ def wrap(pipeline: Pipeline, fn: Callable[..., T]) -> Callable[..., T]:
             return _one_gate(pipeline, fn)
         if len(gates) == 2:
             return _two_gates(pipeline, fn)
+        return _gates(pipeline, fn)
 
     @functools.wraps(fn)
     def guarded(*args: Any, **kwargs: Any) -> T:
@@ -151,6 +152,40 @@ def _two_gates(pipeline: Pipeline, fn: Callable[..., T]) -> Callable[..., T]:
             succeeded2(token2, 0.0)
             return result
         return retry(pipeline, fn, args, kwargs, box, [token1, token2], start or _monotonic())
+
+    return guarded
+
+
+def _gates(pipeline: Pipeline, fn: Callable[..., T]) -> Callable[..., T]:
+    # Three gates or more (a breaker and both limits): the same shape, with loops.
+    admit, succeeded, cancelled = pipeline.admit, pipeline.succeeded, pipeline.cancelled
+    observer = pipeline.observer
+    refuse = pipeline.fallback is None  # a refusal then ends the call as it is
+    clock = clock_for(pipeline)
+
+    @functools.wraps(fn)
+    def guarded(*args: Any, **kwargs: Any) -> T:
+        if observer.end or pipeline.chaos is not None:
+            return run(pipeline, fn, args, kwargs)
+        start = clock()
+        try:
+            tokens = admit()
+        except ResilienceError as exc:
+            if refuse:
+                raise
+            box = _Box(exc)
+            return retry(pipeline, fn, args, kwargs, box, None, start or _monotonic())
+        try:
+            result = fn(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - classified, then retried or re-raised
+            box = _Box(exc)
+        except BaseException:
+            cancelled(tokens)
+            raise
+        else:
+            succeeded(tokens, 0.0)
+            return result
+        return retry(pipeline, fn, args, kwargs, box, tokens, start or _monotonic())
 
     return guarded
 

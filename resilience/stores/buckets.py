@@ -43,7 +43,9 @@ class TokenBucket:
             when the wait would be longer than ``max_wait``, minus that wait, nothing
             taken.
         """
-        with self._lock:
+        lock = self._lock
+        lock.acquire()  # not `with`: on every call, and acquire/release cost half as much
+        try:
             now = _monotonic()
             tat = self._tat
             if tat < now:  # noqa: PLR1730 - on every call: cheaper than calling max()
@@ -56,3 +58,5 @@ class TokenBucket:
                 return -wait
             self._tat = tat + self.interval
             return wait
+        finally:
+            lock.release()

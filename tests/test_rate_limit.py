@@ -268,3 +268,21 @@ def test_an_outer_policy_retries_an_inner_rate_limit_after_its_retry_after(
     assert calls == 1
     assert slept
     assert slept[0] >= 0.99
+
+
+async def test_a_task_cancelled_while_it_waits_for_its_token_propagates_cancelled_error() -> None:
+    policy = Policy("rl", rate_limit=RateLimit(rate=1, per=60, burst=1, max_wait=120))
+    reached = 0
+
+    @policy
+    async def call() -> None:
+        nonlocal reached
+        reached += 1
+
+    await call()
+    waiting = asyncio.create_task(call())  # its token comes in a minute
+    await asyncio.sleep(0)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert reached == 1

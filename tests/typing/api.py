@@ -7,6 +7,7 @@ from typing import Literal, assert_type
 
 import resilience
 from resilience import Backoff, Breaker, Category, CircuitOpenError, Policy, Retry, Verdict
+from resilience.testing import chaos
 
 policy = Policy("p", retry=Retry(attempts=3, backoff=Backoff()), breaker=Breaker())
 
@@ -86,3 +87,31 @@ assert_type(resilience.RedisStorage(url="redis://h/0", timeout=timedelta(seconds
 Retry(attempts="3")  # type: ignore[arg-type]
 Backoff(jitter="sometimes")  # type: ignore[arg-type]
 Breaker(fail_max=5, reset_timeout="30")  # type: ignore[arg-type]
+
+limited = Policy(
+    "limited",
+    concurrency=resilience.Concurrency(limit=4, max_wait=timedelta(milliseconds=50)),
+    rate_limit=resilience.RateLimit(rate=10, per=minute, burst=2),
+    hedge=resilience.Hedge(delay=timedelta(milliseconds=20), max_extra=2),
+)
+assert_type(limited.concurrency, resilience.Concurrency | None)
+assert_type(limited.rate_limit, resilience.RateLimit | None)
+assert_type(limited.hedge, resilience.Hedge | None)
+assert_type(resilience.Concurrency(limit=1, max_wait=minute).max_wait, float)
+assert_type(resilience.RateLimit(rate=1, max_wait=minute).max_wait, float)
+assert_type(resilience.Hedge(delay=minute).delay, float)
+assert_type(resilience.RateLimitedError("p", 1.0).retry_after, float)
+assert_type(resilience.ConcurrencyLimitError("p", 4, 0.0).limit, int)
+
+
+@limited
+async def hedged(url: str) -> bytes:
+    return url.encode()
+
+
+async def use_hedged() -> None:
+    assert_type(await hedged("x"), bytes)
+    with chaos(limited, fault=ConnectionResetError, rate=0.5, seed=1) as c:
+        assert_type(c.hits, int)
+    async with chaos("limited", latency=timedelta(milliseconds=5)):
+        pass

@@ -318,6 +318,9 @@ async def _race(
             await asyncio.shield(asyncio.to_thread(pipeline.failed, tokens, category, duration))
         else:
             pipeline.failed(tokens, category, duration)
+        observer = pipeline.observer
+        if observer.attempts:
+            observer.attempt_failed(done + 1, category, exc, duration)
 
     try:
         outcome: Outcome = await pipeline.hedge.race(one, won, may_start, lost)

@@ -275,3 +275,28 @@ async def test_a_hedge_the_bulkhead_refuses_is_not_made() -> None:
     assert await fetch() == "ok"
     assert calls == 1
     assert policy._pipeline.gates[0].in_flight == 0  # type: ignore[attr-defined]
+
+
+async def test_an_answer_while_a_hedge_waits_for_a_slot_ends_the_race_at_once() -> None:
+    from resilience import Concurrency
+
+    policy = Policy(
+        "hedged", hedge=Hedge(delay=0.001), concurrency=Concurrency(limit=1, max_wait=30.0)
+    )
+    answer = asyncio.Event()
+    calls = 0
+
+    @policy
+    async def fetch() -> str:
+        nonlocal calls
+        calls += 1
+        await answer.wait()
+        return "first"
+
+    task = asyncio.create_task(fetch())
+    for _ in range(100):  # the hedge's delay runs out; it waits for the only slot
+        await asyncio.sleep(0.001)
+    answer.set()
+    assert await asyncio.wait_for(task, 5) == "first"
+    assert calls == 1
+    assert policy._pipeline.gates[0].in_flight == 0  # type: ignore[attr-defined]

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from resilience._spec import check_fields, checked
 
@@ -120,38 +120,105 @@ class Hedging:
         Raises:
             asyncio.CancelledError: the call was cancelled; every attempt is, and has ended.
         """
+        race = _Race(self, attempt, won, may_start, lost)
+        try:
+            return await race.run()
+        finally:
+            await _cancel(race.tasks())
+
+
+class _Race(Generic[T]):
+    """One call's attempts and hedges. A hedge's admission (``may_start``) runs beside the
+    attempts, so an answer that comes while the bulkhead or a remote gate is still deciding
+    ends the race at once."""
+
+    def __init__(
+        self,
+        hedge: Hedging,
+        attempt: Callable[[], Awaitable[T]],
+        won: Callable[[T], bool],
+        may_start: Callable[[T | None], Awaitable[bool]],
+        lost: Callable[[T], Awaitable[None]],
+    ) -> None:
         import asyncio  # noqa: PLC0415 - hedging is for async functions only
 
-        running: set[asyncio.Future[T]] = {asyncio.ensure_future(attempt())}
-        extra = 0
-        try:
-            while True:  # `running` is never empty here
-                hedging = extra < self.max_extra
-                done, running = await asyncio.wait(
-                    running,
-                    timeout=self.delay if hedging else None,
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
-                if not done:  # no answer within the delay: hedge
-                    if await may_start(None):
-                        running.add(asyncio.ensure_future(attempt()))
-                        extra += 1
-                    else:
-                        extra = self.max_extra  # no more hedges for this call
-                    continue
-                outcomes = [task.result() for task in done]
-                winner = next((o for o in outcomes if won(o)), None)
-                if winner is None and extra < self.max_extra and await may_start(outcomes[-1]):
-                    running.add(asyncio.ensure_future(attempt()))  # failed: the next at once
-                    extra += 1
-                final = winner if winner is not None or running else outcomes[-1]
-                for outcome in outcomes:
-                    if outcome is not final:
-                        await lost(outcome)
-                if final is not None:
-                    return final
-        finally:
-            await _cancel(running)
+        self.hedge = hedge
+        self.attempt, self.won, self.may_start, self.lost = attempt, won, may_start, lost
+        self.running: set[asyncio.Future[T]] = set()
+        self.starting: asyncio.Future[bool] | None = None
+        self.extra = 0  # hedges started or being admitted
+        self.last: T | None = None  # the latest failure, not yet told to `lost`
+
+    def tasks(self) -> set[Any]:
+        """What is still running: attempts, and a hedge being admitted."""
+        return self.running | ({self.starting} if self.starting is not None else set())
+
+    def _admit_hedge(self, outcome: T | None) -> None:
+        import asyncio  # noqa: PLC0415
+
+        self.extra += 1
+        self.starting = asyncio.ensure_future(self.may_start(outcome))
+
+    async def run(self) -> T:
+        import asyncio  # noqa: PLC0415
+
+        self.running.add(asyncio.ensure_future(self.attempt()))
+        while True:
+            hedging = self.extra < self.hedge.max_extra and self.starting is None
+            done, _ = await asyncio.wait(
+                self.tasks(),
+                timeout=self.hedge.delay if hedging else None,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            if not done:  # no answer within the delay: hedge
+                self._admit_hedge(None)
+                continue
+            finished = [task for task in done if task in self.running]
+            self.running.difference_update(finished)
+            # The attempts first: an answer that came as a hedge was admitted ends the race,
+            # and the hedge is not made.
+            answer = await self._settle([task.result() for task in finished])
+            if answer is not None:
+                return answer
+            starting = self.starting
+            if starting is None or not starting.done():
+                continue
+            self.starting = None
+            if starting.result():
+                if self.last is not None:  # a newer attempt starts: not the answer
+                    await self.lost(self.last)
+                    self.last = None
+                self.running.add(asyncio.ensure_future(self.attempt()))
+                continue
+            self.extra = self.hedge.max_extra  # no more hedges for this call
+            if not self.running:
+                assert self.last is not None  # the hedge was asked for after a failure
+                return self.last
+
+    async def _settle(self, outcomes: list[T]) -> T | None:
+        """Take the finished attempts' outcomes: the answer, if the race is over."""
+        winner = next((o for o in outcomes if self.won(o)), None)
+        if winner is not None:
+            for other in outcomes:
+                if other is not winner:
+                    await self.lost(other)
+            if self.last is not None:
+                await self.lost(self.last)
+            return winner
+        for outcome in outcomes:
+            if self.last is not None:
+                await self.lost(self.last)
+            self.last = outcome
+        if outcomes and self.extra < self.hedge.max_extra and self.starting is None:
+            self._admit_hedge(self.last)  # a failure: the next hedge at once
+        if self.running:  # a later outcome is the answer: this failure is told now
+            if self.last is not None:
+                await self.lost(self.last)
+                self.last = None
+            return None
+        if self.starting is not None:
+            return None  # the answer unless the hedge being admitted starts
+        return self.last
 
 
 async def _cancel(running: set[Any]) -> None:

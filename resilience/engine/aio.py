@@ -164,9 +164,14 @@ async def admit(pipeline: Pipeline) -> list[Any]:
     return tokens
 
 
+def _remote(gates: Sequence[Gate]) -> bool:
+    """Whether recording an outcome may block on the network (waiting is only admission's)."""
+    return any(gate.remote for gate in gates)
+
+
 async def succeeded(pipeline: Pipeline, tokens: Sequence[Any], duration: float) -> None:
     """:meth:`Pipeline.succeeded`, off the event loop where a gate would block."""
-    if _local(pipeline.gates):
+    if not _remote(pipeline.gates):
         pipeline.succeeded(tokens, duration)
     else:
         await asyncio.to_thread(pipeline.succeeded, tokens, duration)
@@ -175,7 +180,7 @@ async def succeeded(pipeline: Pipeline, tokens: Sequence[Any], duration: float) 
 async def cancelled(pipeline: Pipeline, tokens: Sequence[Any]) -> None:
     """:meth:`Pipeline.cancelled`, off the event loop where a gate would block; it runs to
     the end even if the caller is cancelled meanwhile."""
-    if _local(pipeline.gates):
+    if not _remote(pipeline.gates):
         pipeline.cancelled(tokens)
     else:
         await asyncio.shield(asyncio.to_thread(pipeline.cancelled, tokens))
@@ -298,14 +303,17 @@ async def _race(
         except ResilienceError:
             return False
         budget = pipeline.budget
-        if budget is not None:
-            if budget.remote:
+        try:
+            if budget is not None and budget.remote:
                 allowed: bool = await asyncio.to_thread(budget.store.try_retry)
             else:
-                allowed = budget.store.try_retry()
-            if not allowed:
-                await cancelled(pipeline, tokens)
-                return False
+                allowed = budget is None or budget.store.try_retry()
+        except BaseException:
+            await cancelled(pipeline, tokens)
+            raise
+        if not allowed:
+            await cancelled(pipeline, tokens)
+            return False
         admitted.append(tokens)
         return True
 
@@ -327,6 +335,9 @@ async def _race(
     except BaseException:
         _end(pipeline.observer, "cancelled", done + 1, start)
         raise
+    finally:
+        while admitted:  # a hedge admitted as the race ended: its tokens go back
+            await cancelled(pipeline, admitted.pop())
     return outcome
 
 

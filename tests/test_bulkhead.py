@@ -319,3 +319,23 @@ def test_guard_holds_a_slot_for_its_block() -> None:
         pass  # pragma: no cover
     with policy.guard():
         pass
+
+
+def test_a_breaker_and_both_limits_refuse_and_give_the_earlier_tokens_back() -> None:
+    from resilience import RateLimit, RateLimitedError
+
+    policy = Policy(
+        "three",
+        breaker=Breaker(),
+        concurrency=Concurrency(limit=1),
+        rate_limit=RateLimit(rate=1, per=3600, burst=1),
+    )
+    call = policy(lambda: "ok")
+    assert call() == "ok"
+    with pytest.raises(RateLimitedError):
+        call()
+    assert policy._pipeline.gates[1].in_flight == 0  # type: ignore[attr-defined]
+    with_fallback = policy.replace(fallback=lambda: "cached")
+    answer = with_fallback(lambda: "ok")
+    assert answer() == "ok"
+    assert answer() == "cached"

@@ -157,8 +157,11 @@ def _two_gates(pipeline: Pipeline, fn: Callable[..., T]) -> Callable[..., T]:
 
 
 def _gates(pipeline: Pipeline, fn: Callable[..., T]) -> Callable[..., T]:
-    # Three gates or more (a breaker and both limits): the same shape, with loops.
-    admit, succeeded, cancelled = pipeline.admit, pipeline.succeeded, pipeline.cancelled
+    # Three gates or more (a breaker and both limits): the same shape, over bound methods.
+    gates = pipeline.gates
+    admits = tuple(gate.admit for gate in gates)
+    successes = tuple(gate.succeeded for gate in gates)
+    cancels = tuple(gate.cancelled for gate in gates)
     observer = pipeline.observer
     refuse = pipeline.fallback is None  # a refusal then ends the call as it is
     clock = clock_for(pipeline)
@@ -168,10 +171,14 @@ def _gates(pipeline: Pipeline, fn: Callable[..., T]) -> Callable[..., T]:
         if observer.end or pipeline.chaos is not None:
             return run(pipeline, fn, args, kwargs)
         start = clock()
+        tokens: list[Any] = []
         try:
-            tokens = admit()
-        except ResilienceError as exc:
-            if refuse:
+            for admit in admits:
+                tokens.append(admit())
+        except BaseException as exc:
+            for cancel, token in zip(cancels, tokens, strict=False):
+                cancel(token)
+            if refuse or not isinstance(exc, ResilienceError):
                 raise
             box = _Box(exc)
             return retry(pipeline, fn, args, kwargs, box, None, start or _monotonic())
@@ -180,10 +187,12 @@ def _gates(pipeline: Pipeline, fn: Callable[..., T]) -> Callable[..., T]:
         except Exception as exc:  # noqa: BLE001 - classified, then retried or re-raised
             box = _Box(exc)
         except BaseException:
-            cancelled(tokens)
+            for cancel, token in zip(cancels, tokens, strict=True):
+                cancel(token)
             raise
         else:
-            succeeded(tokens, 0.0)
+            for succeeded, token in zip(successes, tokens, strict=True):
+                succeeded(token, 0.0)
             return result
         return retry(pipeline, fn, args, kwargs, box, tokens, start or _monotonic())
 

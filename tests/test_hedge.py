@@ -300,3 +300,46 @@ async def test_an_answer_while_a_hedge_waits_for_a_slot_ends_the_race_at_once() 
     assert await asyncio.wait_for(task, 5) == "first"
     assert calls == 1
     assert policy._pipeline.gates[0].in_flight == 0  # type: ignore[attr-defined]
+
+
+async def test_each_hedge_spends_the_retry_budget() -> None:
+    # A reserve of one retry in the window, no share of calls: one hedge in all.
+    budget = Budget(ratio=0.0, min_per_second=0.1, window=10.0)
+    policy = Policy("hedged", retry=Retry(attempts=1, budget=budget), hedge=Hedge(delay=0.0))
+    calls = 0
+
+    @policy
+    async def fetch() -> str:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.002)  # long enough for the hedge to start
+        return "ok"
+
+    assert await fetch() == "ok"
+    assert calls == 2  # the first and its hedge
+    assert await fetch() == "ok"
+    assert calls == 3  # the budget is spent: no hedge
+
+
+async def test_a_half_open_circuit_lets_only_its_trial_through_not_the_hedges() -> None:
+    policy = Policy(
+        "hedged",
+        breaker=Breaker(fail_max=1, reset_timeout=0.001, half_open_calls=1),
+        hedge=Hedge(delay=0.0, max_extra=3),
+        classifier=CLASSIFIER,
+    )
+    assert policy.circuit is not None
+    policy.circuit.open()
+    await asyncio.sleep(0.002)  # past reset_timeout: the next call is the trial
+    calls = 0
+
+    @policy
+    async def fetch() -> str:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0)
+        return "ok"
+
+    assert await fetch() == "ok"
+    assert calls == 1
+    assert policy.breaker_state == "closed"

@@ -91,7 +91,7 @@ def is_async_target(fn: object, where: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Policy:
-    """A named resilience policy: retry with backoff, circuit breaking and fallback.
+    """A named resilience policy: retry with backoff, circuit breaking, limits and fallback.
 
     Use it as a decorator (``@policy``, sync and async functions alike), with
     ``policy.call(fn, ...)`` / ``await policy.acall(fn, ...)``, as ``with policy.guard():``

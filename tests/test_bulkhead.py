@@ -339,3 +339,52 @@ def test_a_breaker_and_both_limits_refuse_and_give_the_earlier_tokens_back() -> 
     answer = with_fallback(lambda: "ok")
     assert answer() == "ok"
     assert answer() == "cached"
+
+
+async def test_async_breaker_and_bulkhead_refuse_record_and_give_back() -> None:
+    policy = Policy(
+        "two",
+        breaker=Breaker(fail_max=2),
+        concurrency=Concurrency(limit=1),
+        classifier=CLASSIFIER,
+    )
+    bulkhead = policy._pipeline.gates[1]
+    release = asyncio.Event()
+
+    @policy
+    async def hold() -> str:
+        await release.wait()
+        return "held"
+
+    @policy
+    async def flaky() -> str:
+        raise Flaky("down")
+
+    holder = asyncio.create_task(hold())
+    await asyncio.sleep(0)
+    with pytest.raises(ConcurrencyLimitError):
+        await hold()
+    release.set()
+    assert await holder == "held"
+
+    for _ in range(2):
+        with pytest.raises(Flaky):
+            await flaky()
+    assert policy.breaker_state == "open"
+    assert bulkhead.in_flight == 0  # type: ignore[attr-defined]
+
+    policy = policy.replace(breaker=Breaker(), fallback=lambda: "cached")
+    forever = asyncio.Event()
+
+    @policy
+    async def stuck() -> str:
+        await forever.wait()
+        return "never"  # pragma: no cover
+
+    task = asyncio.create_task(stuck())
+    await asyncio.sleep(0)
+    assert await stuck() == "cached"  # refused, to the fallback
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert policy._pipeline.gates[1].in_flight == 0  # type: ignore[attr-defined]

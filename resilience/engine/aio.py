@@ -64,12 +64,15 @@ def wrap(pipeline: Pipeline, fn: Callable[..., Awaitable[T]]) -> Callable[..., A
     attempt = attempt_for(pipeline, fn)
     gates = pipeline.gates
     if (
-        len(gates) == 1
-        and getattr(gates[0], "local", False)
+        gates
+        and all(getattr(gate, "local", False) for gate in gates)
         and not pipeline.begins
+        and not pipeline.timed  # the spelt-out shapes record no durations
         and pipeline.hedge is None
     ):
-        return functools.wraps(fn)(_one_gate(pipeline, attempt))
+        if len(gates) == 1:
+            return functools.wraps(fn)(_one_gate(pipeline, attempt))
+        return functools.wraps(fn)(_local_gates(pipeline, attempt))
 
     @functools.wraps(fn)
     async def guarded(*args: Any, **kwargs: Any) -> T:
@@ -117,6 +120,56 @@ def _one_gate(
             succeeded_one(token, 0.0)
             return result
         return await retry(pipeline, attempt, args, kwargs, box, [token], start or _monotonic())
+
+    return guarded
+
+
+def _local_gates(
+    pipeline: Pipeline, attempt: Callable[..., Awaitable[T]]
+) -> Callable[..., Awaitable[T]]:
+    # A breaker in memory and limits that never wait (or two limits): _one_gate's shape, over
+    # the gates' bound methods. Every gate answers at once: none blocks the event loop.
+    gates = pipeline.gates
+    admits = tuple(gate.admit for gate in gates)
+    successes = tuple(gate.succeeded for gate in gates)
+    cancels = tuple(gate.cancelled for gate in gates)
+    observer = pipeline.observer
+    refuse = pipeline.fallback is None  # a refusal then ends the call as it is
+    clock = clock_for(pipeline)
+
+    def give_back(tokens: list[Any]) -> None:
+        for cancel, token in zip(cancels, tokens, strict=False):
+            cancel(token)
+
+    async def guarded(*args: Any, **kwargs: Any) -> T:
+        if observer.end or pipeline.chaos is not None:
+            return await run(pipeline, attempt, args, kwargs)
+        start = clock()
+        tokens: list[Any] = []
+        try:
+            for admit_one in admits:
+                tokens.append(admit_one())
+        except BaseException as exc:
+            give_back(tokens)
+            if refuse or not isinstance(exc, ResilienceError):
+                raise
+            box = _Box(exc)
+            return await retry(pipeline, attempt, args, kwargs, box, None, start or _monotonic())
+        try:
+            result = await attempt(*args, **kwargs)
+        except Exception as exc:
+            if cancelling():  # the task is being cancelled: not a failure of the call
+                give_back(tokens)
+                raise
+            box = _Box(exc)
+        except BaseException:
+            give_back(tokens)
+            raise
+        else:
+            for succeeded_one, token in zip(successes, tokens, strict=True):
+                succeeded_one(token, 0.0)
+            return result
+        return await retry(pipeline, attempt, args, kwargs, box, tokens, start or _monotonic())
 
     return guarded
 

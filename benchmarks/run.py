@@ -10,6 +10,8 @@ and ratio columns. The groups:
 - happy path, sync and asyncio: the call succeeds at once;
 - failure path, sync and asyncio: two ``ConnectionError`` then success, sleeps stubbed out;
 - open breaker: the cost of refusing a call;
+- limits, sync: the breaker policy alone, then with a ``Concurrency`` element, a local
+  ``RateLimit`` (a bucket that never runs dry), and both;
 - ``classify()`` beside ``isinstance(exc, <tuple of 20 classes>)``.
 
 Every group but the last runs twice, in two logging set-ups:
@@ -59,8 +61,13 @@ The targets, in each logging set-up (``--check`` exits 1 when one is missed):
 
 Before them, ``otel <set-up>: ... sdk=A no_sdk=B`` gives the happy path with an
 ``OTelListener`` over the hand-written floor (reported, not a target: see docs/benchmarks.md).
+
+And for the limits, in nanoseconds added to the breaker policy's happy path, side by side in
+the same run: ``concurrency_ns`` <= 300 and ``rate_limit_ns`` <= 500.
+
 The last lines read ``ratios <set-up> floor_sync=A floor_async=B failure=C open=D``, one per
-set-up, with the medians of the same run.
+set-up, with the medians of the same run; the lines ``limits <set-up> ...`` before them give
+the limits' costs.
 """
 
 from __future__ import annotations
@@ -100,9 +107,19 @@ INITIAL, MAXIMUM = 0.1, 20.0  # the backoff every contender is given
 FAIL_MAX = 5
 LONG = 3600.0  # reset timeout of the breakers held open: never half-opens during a run
 
-GROUPS = ("happy_sync", "happy_asyncio", "failure_sync", "failure_asyncio", "open", "classify")
+GROUPS = (
+    "happy_sync",
+    "happy_asyncio",
+    "failure_sync",
+    "failure_asyncio",
+    "open",
+    "limits",
+    "classify",
+)
 SETUPS = ("service", "default")
 TARGETS = {"floor_sync": 2.0, "floor_async": 2.0, "failure": 0.5, "open": 1.0}
+#: Nanoseconds a limit may add to the breaker policy's happy path (sync).
+LIMIT_TARGETS = {"concurrency_ns": 300.0, "rate_limit_ns": 500.0}
 
 
 # --- the service's logging -------------------------------------------------------------------
@@ -579,6 +596,40 @@ def open_group() -> Group:
     return Group("open", "open breaker: the cost of refusing a call", cases, floor=None)
 
 
+def limits_group() -> Group:
+    """The breaker policy's happy path, alone and with each limit (sync)."""
+    from resilience import Breaker, Concurrency, Policy, RateLimit, Retry
+
+    plenty = RateLimit(rate=1e12, burst=10**12)  # never runs dry: the cost of taking a token
+    bulkhead = Concurrency(limit=1000)
+
+    def policy(name: str, **limits: Any) -> Any:
+        return Policy(name, retry=Retry(attempts=ATTEMPTS), breaker=Breaker(), **limits)
+
+    cases = [
+        Case("resilience (breaker)", policy("bench-limits")(ok)),
+        Case("+ Concurrency", policy("bench-bulkhead", concurrency=bulkhead)(ok)),
+        Case("+ RateLimit (local)", policy("bench-rate", rate_limit=plenty)(ok)),
+        Case("+ both", policy("bench-both", concurrency=bulkhead, rate_limit=plenty)(ok)),
+    ]
+    return Group(
+        "limits",
+        "limits, sync: the breaker policy's happy path with a bulkhead, a rate limit, both",
+        cases,
+        floor="resilience (breaker)",
+    )
+
+
+def limit_costs(groups: dict[str, Group], setup: str) -> dict[str, float]:
+    """Nanoseconds each limit adds to the breaker policy's happy path."""
+    group = groups[f"{setup}/limits"]
+    base = group.case("resilience (breaker)").stats()["median_ns"]
+    return {
+        "concurrency_ns": group.case("+ Concurrency").stats()["median_ns"] - base,
+        "rate_limit_ns": group.case("+ RateLimit (local)").stats()["median_ns"] - base,
+    }
+
+
 def classify_group() -> Group | None:
     """``classify()`` of three kinds of exceptions, beside a 20-class ``isinstance``."""
     try:
@@ -735,6 +786,7 @@ def write_json(
     groups: dict[str, Group],
     found: dict[str, dict[str, float]],
     args: argparse.Namespace,
+    costs: dict[str, dict[str, float]],
 ) -> None:
     """Every figure of the run, with what it ran on."""
     data = {
@@ -757,6 +809,8 @@ def write_json(
         "ratios": found,
         "targets": TARGETS,
         "met": {setup: verdicts(ratios_) for setup, ratios_ in found.items()},
+        "limits_ns": costs,
+        "limit_targets_ns": LIMIT_TARGETS,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2) + "\n")
@@ -846,6 +900,7 @@ def run(args: argparse.Namespace) -> dict[str, Group]:
         "failure_sync": lambda: failure_group(is_async=False),
         "failure_asyncio": lambda: failure_group(is_async=True),
         "open": open_group,
+        "limits": limits_group,
         "classify": classify_group,
     }
     measured: dict[str, Group] = {}
@@ -918,7 +973,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.only:
         return 0
     found = {setup: ratios(groups, setup) for setup in SETUPS}
-    write_json(args.json, groups, found, args)
+    costs = {setup: limit_costs(groups, setup) for setup in SETUPS}
+    write_json(args.json, groups, found, args, costs)
     if not args.no_plots:
         plot_schedule(args.img / "backoff-schedule.png")
         plot_overhead(args.img / "overhead.png", groups)
@@ -940,6 +996,16 @@ def main(argv: list[str] | None = None) -> int:
                 f"otel {setup}: happy path with an OTelListener, x the hand-written floor: "
                 f"sdk={found[setup]['otel_sdk']:.3f} no_sdk={found[setup]['otel_no_sdk']:.3f}"
             )
+        cost = costs[setup]
+        met = {key: cost[key] <= target for key, target in LIMIT_TARGETS.items()}
+        missed = missed or not all(met.values())
+        print(
+            f"limits {setup} "
+            + "  ".join(
+                f"{key}={cost[key]:.0f} (<= {LIMIT_TARGETS[key]:.0f} {'ok' if ok else 'MISSED'})"
+                for key, ok in met.items()
+            )
+        )
     for setup in SETUPS:
         print(f"ratios {setup} " + " ".join(f"{key}={found[setup][key]:.3f}" for key in TARGETS))
     return 1 if args.check and missed else 0

@@ -475,7 +475,8 @@ def test_a_default_that_clashes_with_a_policy_value_points_at_the_value() -> Non
             "    circuit: {",
             "policies.greengrass-discovery.circuit",
             14,
-            "unknown key 'circuit'. Allowed keys: retry, breaker, queue, fallback",
+            "unknown key 'circuit'. Allowed keys: retry, breaker, concurrency, rate_limit, hedge, "
+            "queue, fallback",
         ),
         (
             "jitter: full}",
@@ -549,7 +550,8 @@ def test_a_misspelt_choice_gets_a_hint(old: str, new: str, path: str, line: int,
             "version: 1\npolicies:\n  a: 5\n",
             "policies.a",
             3,
-            "expected a mapping with the keys retry, breaker, queue, fallback; got 5 (an integer)",
+            "expected a mapping with the keys retry, breaker, concurrency, rate_limit, hedge, "
+            "queue, fallback; got 5 (an integer)",
         ),
         (
             "version: 1\npolicies:\n  a: {retry: [1]}\n",

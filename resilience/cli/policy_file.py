@@ -64,6 +64,30 @@ def _budget(retry: Retry | None) -> str:
     return text + (", shared" if budget.storage is not None else "")
 
 
+def _concurrency(policy: Policy) -> str:
+    spec = policy.concurrency
+    if spec is None:
+        return "-"
+    return f"{spec.limit} at once" + (f", wait {_seconds(spec.max_wait)}" if spec.max_wait else "")
+
+
+def _rate_limit(policy: Policy) -> str:
+    spec = policy.rate_limit
+    if spec is None:
+        return "-"
+    text = f"{spec.rate:g} per {_seconds(spec.per)}, burst {spec.size}"
+    if spec.max_wait:
+        text += f", wait {_seconds(spec.max_wait)}"
+    return text + (", shared" if spec.storage is not None else "")
+
+
+def _hedge(policy: Policy) -> str:
+    spec = policy.hedge
+    if spec is None:
+        return "-"
+    return f"+{spec.max_extra} after {_seconds(spec.delay)}"
+
+
 def _row(policy: Policy) -> tuple[str, ...]:
     retry, breaker, queue, fallback = policy.retry, policy.breaker, policy.queue, policy.fallback
     attempts = str(retry.attempts) if retry else "1"
@@ -103,6 +127,9 @@ def _row(policy: Policy) -> tuple[str, ...]:
         backoff,
         _budget(retry),
         circuit,
+        _concurrency(policy),
+        _rate_limit(policy),
+        _hedge(policy),
         action,
         handler,
     )
@@ -127,6 +154,9 @@ def cmd_check(args: argparse.Namespace) -> int:
             "backoff",
             "budget",
             "breaker",
+            "concurrency",
+            "rate limit",
+            "hedge",
             "queue",
             "fallback",
         )
@@ -222,6 +252,17 @@ def cmd_schedule(args: argparse.Namespace) -> int:
             f"\nretryable failures: {retry.attempts} attempts, {_backoff(retry.backoff)}{limit}\n"
         )
         print("\n".join(_table(retry.backoff, retry.attempts, deadline, args.samples)))
+    limits = [
+        f"{name}: {text}"
+        for name, text in (
+            ("concurrency", _concurrency(policy)),
+            ("rate limit", _rate_limit(policy)),
+            ("hedge", _hedge(policy)),
+        )
+        if text != "-"
+    ]
+    if limits:
+        print(f"\n{'; '.join(limits)} (every attempt, retries included)")
     queue = policy.queue
     if queue is not None and queue.action == "retry" and queue.attempts > 1:
         print(f"\nqueue-related failures: {queue.attempts} attempts, {_backoff(queue.backoff)}")

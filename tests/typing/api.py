@@ -15,6 +15,7 @@ from resilience.adapters.pybreaker import not_retryable
 from resilience.adapters.tenacity import retry_if_retryable, stop_for, tenacity_kwargs
 from resilience.observe import Stats
 from resilience.observe.otel import OTelListener
+from resilience.testing import chaos
 
 policy = Policy("p", retry=Retry(attempts=3, backoff=Backoff()), breaker=Breaker())
 
@@ -107,3 +108,30 @@ assert_type(retry_if_retryable(), retry_base)
 assert_type(stop_for(Retry()), stop_base)
 assert_type(not_retryable(), Callable[[BaseException], bool])
 assert_type(OTelListener(), OTelListener)
+limited = Policy(
+    "limited",
+    concurrency=resilience.Concurrency(limit=4, max_wait=timedelta(milliseconds=50)),
+    rate_limit=resilience.RateLimit(rate=10, per=minute, burst=2),
+    hedge=resilience.Hedge(delay=timedelta(milliseconds=20), max_extra=2),
+)
+assert_type(limited.concurrency, resilience.Concurrency | None)
+assert_type(limited.rate_limit, resilience.RateLimit | None)
+assert_type(limited.hedge, resilience.Hedge | None)
+assert_type(resilience.Concurrency(limit=1, max_wait=minute).max_wait, float)
+assert_type(resilience.RateLimit(rate=1, max_wait=minute).max_wait, float)
+assert_type(resilience.Hedge(delay=minute).delay, float)
+assert_type(resilience.RateLimitedError("p", 1.0).retry_after, float)
+assert_type(resilience.ConcurrencyLimitError("p", 4, 0.0).limit, int)
+
+
+@limited
+async def hedged(url: str) -> bytes:
+    return url.encode()
+
+
+async def use_hedged() -> None:
+    assert_type(await hedged("x"), bytes)
+    with chaos(limited, fault=ConnectionResetError, rate=0.5, seed=1) as c:
+        assert_type(c.hits, int)
+    async with chaos("limited", latency=timedelta(milliseconds=5)):
+        pass

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from freezegun import freeze_time
 
-from resilience import Breaker, CircuitOpenError, Policy, Retry
+from resilience import Breaker, CircuitOpenError, Concurrency, Policy, RateLimit, Retry
 from resilience.observe import (
     AttemptFailed,
     CallEnded,
@@ -345,6 +345,24 @@ def test_stats_count_every_moment_of_a_policy() -> None:
     assert stats.gave_up == {"attempts": 1, "permanent: never retried": 1}
     assert stats.rejected == 2  # the call, and the guard
     assert stats.fallbacks == 3
+
+
+def test_stats_count_refusals_by_the_limits_too() -> None:
+    policy = Policy(
+        "limited",
+        concurrency=Concurrency(limit=1),
+        rate_limit=RateLimit(rate=1, per=60.0),
+        fallback=lambda: "busy",
+    )
+    inner: list[object] = []
+    # The first call holds the only slot while it calls again: the bulkhead refuses.
+    assert policy.call(lambda: inner.append(policy.call(lambda: "inner")) or "outer") == "outer"
+    assert inner == ["busy"]
+    assert policy.call(lambda: "ok") == "busy"  # the one token is spent: the rate limit refuses
+    stats = policy.stats()
+    assert stats.calls == 3
+    assert stats.rejected == 2
+    assert stats.fallbacks == 2
 
 
 def test_stats_are_exact_under_8_threads() -> None:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from resilience._atomic import Counter
 from resilience._spec import check_fields, checked
 from resilience.errors import ConcurrencyLimitError
 
@@ -84,7 +85,7 @@ class Bulkhead:
     a thread that may wait blocks in ``get(timeout=...)`` until one is put back.
     """
 
-    __slots__ = ("_observer", "_slots", "limit", "max_wait", "policy")
+    __slots__ = ("_observer", "_refused", "_slots", "limit", "max_wait", "policy")
 
     by = "concurrency"
     remote = False
@@ -99,6 +100,7 @@ class Bulkhead:
         for _ in range(spec.limit):
             self._slots.put(None)
         self._observer = observer
+        self._refused = Counter()  # every refusal (policy.stats())
 
     @property
     def in_flight(self) -> int:
@@ -112,7 +114,12 @@ class Bulkhead:
         except queue.Empty:
             self._refuse()
 
+    def refusals(self) -> int:
+        """Every attempt refused since the element was built."""
+        return self._refused.value
+
     def _refuse(self) -> None:
+        self._refused.add()
         observer = self._observer
         if observer.refusals:
             observer.rejected(self.by, 0.0)

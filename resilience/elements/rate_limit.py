@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
+from resilience._atomic import Counter
 from resilience._spec import SpecTypeError, check_fields, checked
 from resilience._state import skip_sleeps
 from resilience.errors import RateLimitedError
@@ -143,7 +144,7 @@ class RateLimit:
 class RateLimiter:
     """The live rate limit of one policy: a gate taking a token per attempt."""
 
-    __slots__ = ("_observer", "_take", "bucket", "local", "max_wait", "policy")
+    __slots__ = ("_observer", "_refused", "_take", "bucket", "local", "max_wait", "policy")
 
     by = "rate_limit"
     timed = False
@@ -155,6 +156,7 @@ class RateLimiter:
         self.local = isinstance(bucket, TokenBucket) and spec.max_wait == 0
         self._take = bucket.take
         self._observer = observer
+        self._refused = Counter()  # every refusal (policy.stats())
 
     @property
     def remote(self) -> bool:
@@ -170,7 +172,12 @@ class RateLimiter:
             if not skip_sleeps():
                 time.sleep(wait)
 
+    def refusals(self) -> int:
+        """Every attempt refused since the element was built."""
+        return self._refused.value
+
     def _refuse(self, wait: float) -> None:
+        self._refused.add()
         observer = self._observer
         if observer.refusals:
             observer.rejected(self.by, wait)

@@ -212,7 +212,7 @@ class Policy:
         """What this Policy object did since it was built: calls, failed attempts by
         category, retries, give-ups by reason, refusals, fallbacks (counted in this process,
         whatever the breaker's storage)."""
-        refused = self._breaker.refusals() if self._breaker is not None else 0
+        refused = sum(gate.refusals() for gate in self._pipeline.gates if hasattr(gate, "refusals"))
         return self._pipeline.observer.counters.snapshot(refused)
 
     @property

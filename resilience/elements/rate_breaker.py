@@ -64,8 +64,17 @@ def build(spec: Breaker, policy: str, observer: Observer) -> RateBreaker:
     elif callable(getattr(storage, "window_store", None)):
         store = storage.window_store(policy, shape, spec.reset_timeout)
     else:
-        detail = f"can't keep a failure-rate window yet (got {storage!r}): use None (memory)"
-        raise SpecTypeError("Breaker", "storage", detail)
+        from resilience.stores.redis import RedisStorage  # noqa: PLC0415 - only with storage
+
+        if not isinstance(storage, RedisStorage):
+            detail = (
+                f"can't keep a failure-rate window (got {storage!r}): use None (memory) or "
+                "RedisStorage"
+            )
+            raise SpecTypeError("Breaker", "storage", detail)
+        from resilience.stores.redis_windows import RedisWindowStore  # noqa: PLC0415
+
+        store = RedisWindowStore(storage, policy, shape, spec.reset_timeout)
     return RateBreaker(spec, policy, store, observer)
 
 

@@ -26,7 +26,9 @@ exponential backoff from 0.1 s up to 20 s, a breaker opening after 5 failures):
 
 - ``bare``: the undecorated function;
 - ``hand-written``: a try/except retry loop, the floor any library is measured against;
-- ``resilience``: ``Policy("bench", retry=Retry(attempts=3), breaker=Breaker())``;
+- ``resilience``: ``Policy("bench", retry=Retry(attempts=3), breaker=Breaker())``; on the
+  happy path also with ``Breaker(failure_rate=0.5)`` and ``Breaker(failure_rate=0.5,
+  window_seconds=60)``;
 - ``tenacity``: ``@retry(stop=stop_after_attempt(3), reraise=True)``; on the failure path
   also ``wait=wait_random_exponential(0.1, 20)`` and ``retry_if_exception_type``;
 - ``stamina``: ``@stamina.retry(on=ConnectionError, attempts=3)``;
@@ -50,10 +52,13 @@ The targets, in each logging set-up (``--check`` exits 1 when one is missed):
 
 - ``floor_sync``, ``floor_async``: resilience's happy path <= 2.0x the hand-written floor;
 - ``failure``: resilience's sync failure path <= 0.5x tenacity over pybreaker;
-- ``open``: resilience refusing a call on an open circuit <= circuitbreaker's refusal (1.0x).
+- ``open``: resilience refusing a call on an open circuit <= circuitbreaker's refusal (1.0x);
+- ``rate``: resilience's sync happy path with a failure-rate breaker
+  (``Breaker(failure_rate=0.5)``, a window of 100 calls) <= 1.5x with the consecutive one.
+  The JSON and the ratios also give ``rate_async`` and ``rate_timed`` (a 60-second window).
 
-The last lines read ``ratios <set-up> floor_sync=A floor_async=B failure=C open=D``, one per
-set-up, with the medians of the same run.
+The last lines read ``ratios <set-up> floor_sync=A floor_async=B failure=C open=D rate=E``,
+one per set-up, with the medians of the same run.
 """
 
 from __future__ import annotations
@@ -95,7 +100,7 @@ LONG = 3600.0  # reset timeout of the breakers held open: never half-opens durin
 
 GROUPS = ("happy_sync", "happy_asyncio", "failure_sync", "failure_asyncio", "open", "classify")
 SETUPS = ("service", "default")
-TARGETS = {"floor_sync": 2.0, "floor_async": 2.0, "failure": 0.5, "open": 1.0}
+TARGETS = {"floor_sync": 2.0, "floor_async": 2.0, "failure": 0.5, "open": 1.0, "rate": 1.5}
 
 
 # --- the service's logging -------------------------------------------------------------------
@@ -261,6 +266,13 @@ def _policy(name: str, reset_timeout: float = 30.0) -> Any:
     )
 
 
+def _rate_policy(name: str, **window: Any) -> Any:
+    """:func:`_policy` with a failure-rate breaker (resilience4j's defaults but 50 %)."""
+    from resilience import Breaker, Policy, Retry
+
+    return Policy(name, retry=Retry(attempts=ATTEMPTS), breaker=Breaker(failure_rate=0.5, **window))
+
+
 def _tenacity(*, failure: bool, is_async: bool) -> Callable[[Callable[..., Any]], Any]:
     import tenacity
 
@@ -382,6 +394,11 @@ def happy_group(is_async: bool) -> Group:
         Case("bare", fn),
         Case("hand-written", floor),
         Case("resilience", _policy(f"bench-happy-{suffix}")(fn)),
+        Case("resilience (failure rate)", _rate_policy(f"bench-rate-{suffix}")(fn)),
+        Case(
+            "resilience (rate, 60 s window)",
+            _rate_policy(f"bench-rate-timed-{suffix}", window_seconds=60)(fn),
+        ),
         Case("tenacity", tenacity_retry(fn)),
         Case("stamina", _stamina()(fn)),
         Case("backoff", _backoff()(fn)),
@@ -650,6 +667,12 @@ def ratios(groups: dict[str, Group], setup: str) -> dict[str, float]:
         "failure": median("failure_sync", "resilience")
         / median("failure_sync", "tenacity+pybreaker"),
         "open": median("open", "resilience") / median("open", "circuitbreaker"),
+        "rate": median("happy_sync", "resilience (failure rate)")
+        / median("happy_sync", "resilience"),
+        "rate_async": median("happy_asyncio", "resilience (failure rate)")
+        / median("happy_asyncio", "resilience"),
+        "rate_timed": median("happy_sync", "resilience (rate, 60 s window)")
+        / median("happy_sync", "resilience"),
         "happy_sync": median("happy_sync", "resilience") / median("happy_sync", "tenacity"),
         "happy_async": median("happy_asyncio", "resilience") / median("happy_asyncio", "tenacity"),
         "open_async": median("open", "resilience (asyncio)")

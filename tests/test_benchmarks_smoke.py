@@ -54,14 +54,20 @@ def test_run_measures_every_group_and_ends_with_the_ratios(
     for line, setup in zip(lines[-2:], ("service", "default"), strict=True):
         assert re.fullmatch(
             rf"ratios {setup} floor_sync=\d+\.\d{{3}} floor_async=\d+\.\d{{3}} "
-            r"failure=\d+\.\d{3} open=\d+\.\d{3}",
+            r"failure=\d+\.\d{3} open=\d+\.\d{3} rate=\d+\.\d{3}",
             line,
         )
     data = json.loads(target.read_text())
     groups = {"happy_sync", "happy_asyncio", "failure_sync", "failure_asyncio", "open"}
     for setup in ("service", "default"):
         assert {f"{setup}/{group}" for group in groups} <= set(data["groups"])
-        assert set(data["ratios"][setup]) >= {"floor_sync", "floor_async", "failure", "open"}
+        assert set(data["ratios"][setup]) >= {
+            "floor_sync",
+            "floor_async",
+            "failure",
+            "open",
+            "rate",
+        }
     for group in data["groups"].values():
         for stats in group["cases"].values():
             assert stats["rounds"] == 2
@@ -113,3 +119,15 @@ def test_contention_is_reproducible() -> None:
     again = contention.simulate("decorrelated", 30, 3, seed=7)
     assert first == again
     assert contention.simulate("none", 1, 1, seed=7).calls == 1  # alone, a client never fails
+
+
+def test_the_rate_breaker_opens_at_a_steady_error_rate_and_the_consecutive_does_not(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    point = _load("rate_vs_consecutive")
+    assert point.main(["--seconds", "2", "--check"]) == 0
+    out = capsys.readouterr().out
+    assert "point holds" in out
+    steady = out.split("== ")[1]
+    assert "consecutive (fail_max=5)                       stayed closed" in steady
+    assert "opened at 0.099 s, call 100" in steady

@@ -55,6 +55,7 @@ class Shape:
     failure_rate: float
     slow_rate: float | None
     trials: int
+    per: float = 0.0  # buckets per second (time-based)
 
     @classmethod
     def of(
@@ -73,7 +74,8 @@ class Shape:
             # As resilience4j: a count window can't wait for more calls than it holds.
             return cls(window, 0.0, min(min_calls, window), failure_rate, slow_rate, trials)
         buckets = min(MAX_BUCKETS, math.ceil(window_seconds))
-        return cls(buckets, window_seconds / buckets, min_calls, failure_rate, slow_rate, trials)
+        width = window_seconds / buckets
+        return cls(buckets, width, min_calls, failure_rate, slow_rate, trials, 1 / width)
 
     @property
     def timed(self) -> bool:
@@ -104,8 +106,8 @@ class Shape:
         return None
 
     def bucket(self, now: float) -> int:
-        """The number of the bucket ``now`` falls in (time-based)."""
-        return math.floor(now / self.width)
+        """The number of the bucket ``now`` falls in (time-based; ``now`` > 0)."""
+        return int(now * self.per)
 
 
 class MemoryWindowStore:
@@ -120,8 +122,10 @@ class MemoryWindowStore:
         "_failures",
         "_lock",
         "_newest",
+        "_per",
         "_pos",
         "_ring",
+        "_size",
         "_slow",
         "_taken",
         "_tfailures",
@@ -142,7 +146,8 @@ class MemoryWindowStore:
         #: (calls, failures, slow) of the window that last opened the circuit.
         self.opened_with = (0, 0, 0)
         self._lock = threading.Lock()
-        size = shape.size
+        size = self._size = shape.size
+        self._per = shape.per
         self._ring = bytearray(size) if not shape.timed else bytearray()
         self._bcalls = [0] * size if shape.timed else []
         self._bfailures = [0] * size if shape.timed else []
@@ -216,7 +221,16 @@ class MemoryWindowStore:
         with self._lock:
             if self.snapshot[0] != CLOSED:
                 return False  # admitted before the circuit opened: no say any more
-            if self.shape.timed:
+            if not code and self._per:  # a fast success in a time window: the common case
+                epoch = int(now * self._per)
+                if epoch != self._newest:
+                    self._roll(now)
+                if epoch > self._newest - self._size:
+                    self._bcalls[epoch % self._size] += 1
+                    self._calls += 1
+                if not (self._failures or self._slow):
+                    return False  # nothing in the window to trip on
+            elif self._per:
                 self._add(now, code)
             else:
                 self._push(code)

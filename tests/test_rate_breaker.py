@@ -179,6 +179,24 @@ def test_slow_calls_open_the_circuit_when_their_rate_is_reached() -> None:
     assert listener.opened[0].failure_rate == 0.0
 
 
+def test_slow_async_calls_count_too() -> None:
+    breaker = Breaker(failure_rate=1.0, window=2, min_calls=2, slow_call_duration=1.0)
+    policy = Policy("slow-async", breaker=breaker)
+    with freeze_time("2025-01-01 12:00:00") as clock:
+
+        @policy
+        async def slow() -> str:
+            clock.tick(1.5)
+            return "late"
+
+        async def main() -> None:
+            await slow()
+            await slow()
+
+        asyncio.run(main())
+    assert policy.breaker_state == "open"  # 2 of 2 slow reach slow_call_rate=1.0
+
+
 def test_a_time_window_holds_the_calls_of_its_last_seconds() -> None:
     breaker = Breaker(failure_rate=0.6, window_seconds=10, min_calls=4)
     policy = Policy("timed", breaker=breaker)

@@ -54,7 +54,12 @@ def wrap(pipeline: Pipeline, fn: Callable[..., Awaitable[T]]) -> Callable[..., A
     """``fn`` with every call through the pipeline (the decorator's form)."""
     attempt = attempt_for(pipeline, fn)
     gates = pipeline.gates
-    if len(gates) == 1 and getattr(gates[0], "local", False) and not pipeline.begins:
+    if (
+        len(gates) == 1
+        and getattr(gates[0], "local", False)
+        and not getattr(gates[0], "timed", False)  # the general path measures each attempt
+        and not pipeline.begins
+    ):
         return functools.wraps(fn)(_one_gate(pipeline, attempt))
 
     @functools.wraps(fn)

@@ -356,6 +356,38 @@ def test_eight_threads_count_exactly_and_open_it_once() -> None:
     assert sum(reached) - 8_000 + sum(refused) == 4_800
 
 
+def test_a_time_window_counts_exactly_while_threads_race_its_buckets_rolling() -> None:
+    """Fast successes are counted without the lock; buckets roll (the clock ticks in
+    another thread) while eight threads call: not one call is lost."""
+    breaker = Breaker(failure_rate=0.5, window_seconds=60, min_calls=1_000_000)
+    policy = Policy("rolling", breaker=breaker)
+    circuit = policy.circuit
+    assert circuit is not None
+    done = threading.Event()
+    with freeze_time("2025-01-01 12:00:00") as clock:
+
+        def tick() -> None:
+            for _ in range(2_000):  # 20 s of buckets rolling at most: all within the window
+                if done.is_set():
+                    return
+                clock.tick(0.01)
+
+        def work() -> None:
+            for number in range(5_000):
+                call(policy, FAIL if number % 100 == 0 else OK)
+
+        ticker = threading.Thread(target=tick)
+        workers = [threading.Thread(target=work) for _ in range(8)]
+        ticker.start()
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        done.set()
+        ticker.join()
+        assert (circuit.calls, circuit.failures) == (40_000, 400)
+
+
 def test_a_thousand_tasks_count_exactly_and_open_it_once() -> None:
     listener = Transitions()
     breaker = Breaker(failure_rate=0.5, window=10_000, min_calls=4_000)

@@ -16,6 +16,7 @@ nothing, not even the lock (``clean``).
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 from collections.abc import Callable
@@ -34,6 +35,12 @@ MAX_BUCKETS: Final = 60
 
 FAILED: Final = 1
 SLOW: Final = 2
+
+
+def _value(counter: itertools.count[int]) -> int:
+    """How far an ``itertools.count()`` has counted (its repr is ``count(<next>)``; reading
+    it changes nothing)."""
+    return int(repr(counter)[6:-1])
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,12 +125,15 @@ class MemoryWindowStore:
         "_bfailures",
         "_bslow",
         "_calls",
+        "_calm",
         "_done",
         "_failures",
+        "_live",
         "_lock",
         "_newest",
         "_per",
         "_pos",
+        "_prev",
         "_ring",
         "_size",
         "_slow",
@@ -141,7 +151,7 @@ class MemoryWindowStore:
     def __init__(self, shape: Shape) -> None:
         self.shape = shape
         self.snapshot: tuple[State, float | None] = (CLOSED, None)
-        #: The window is full of fast successes: one more changes nothing.
+        #: Count-based: the window is full of fast successes, so one more changes nothing.
         self.clean = False
         #: (calls, failures, slow) of the window that last opened the circuit.
         self.opened_with = (0, 0, 0)
@@ -156,11 +166,21 @@ class MemoryWindowStore:
         self._taken = self._done = self._tfailures = self._tslow = 0
 
     def _empty(self) -> None:
-        """Forget the window (under the lock, or before anyone sees the store)."""
+        """Forget the window (under the lock, or before anyone sees the store), after the
+        state changed."""
         self._calls = self._failures = self._slow = 0
         self._pos = 0
         self._newest = -(2**62)
         self.clean = False
+        # Time-based: the fast successes of the newest bucket, counted without the lock
+        # (an itertools.count steps atomically), folded into the bucket when the next begins;
+        # the bucket folded last, to fold in what a late thread added after its fold.
+        self._live = itertools.count()
+        self._prev: tuple[itertools.count[int], int, int] | None = None
+        #: Time-based: no fast success can open the circuit now (closed, and the window
+        #: holds no failure nor slow call, or holds min_calls already: a success only
+        #: lowers the rates).
+        self._calm = self.snapshot[0] == CLOSED
         if self.shape.timed:
             size = self.shape.size
             self._bcalls[:] = [0] * size
@@ -186,12 +206,34 @@ class MemoryWindowStore:
         self._slow += (code & SLOW) >> 1
         self.clean = self._calls == size and not self._failures and not self._slow
 
+    def _settle(self) -> None:
+        """Time-based, under the lock: fold in what late threads added to the bucket folded
+        last (they read its counter just before it was folded)."""
+        prev = self._prev
+        if prev is None:
+            return
+        counter, folded, bucket = prev
+        late = _value(counter) - folded
+        if late:
+            if bucket > self._newest - self._size:
+                self._bcalls[bucket % self._size] += late
+                self._calls += late
+            self._prev = (counter, folded + late, bucket)
+
     def _roll(self, now: float) -> int:
-        """Time-based: empty the buckets that left the window; the bucket of ``now``."""
+        """Time-based, under the lock: move the window to ``now``'s bucket (emptying the
+        buckets that left it); that bucket's number."""
         epoch = self.shape.bucket(now)
         newest = self._newest
         if epoch > newest:
-            size = self.shape.size
+            self._settle()
+            live, size = self._live, self._size
+            self._live = itertools.count()  # before _newest moves: see record()
+            folded = _value(live)
+            if folded and newest > -(2**62):
+                self._bcalls[newest % size] += folded
+                self._calls += folded
+            self._prev = (live, folded, newest)
             for bucket in range(max(newest + 1, epoch - size + 1), epoch + 1):
                 slot = bucket % size  # it held a bucket older than the window
                 self._calls -= self._bcalls[slot]
@@ -203,7 +245,7 @@ class MemoryWindowStore:
 
     def _add(self, now: float, code: int) -> None:
         epoch = self._roll(now)
-        size = self.shape.size
+        size = self._size
         if epoch <= self._newest - size:
             return  # the clock went back past the window: too old to count
         slot = epoch % size
@@ -215,41 +257,51 @@ class MemoryWindowStore:
         self._failures += failed
         self._slow += slow
 
+    def _counts(self) -> tuple[int, int, int]:
+        """(calls, failures, slow) in the window; time-based: after :meth:`_roll`."""
+        if self._per:
+            self._settle()
+            return self._calls + _value(self._live), self._failures, self._slow
+        return self._calls, self._failures, self._slow
+
     def record(self, code: int, now: float) -> bool:
         """Count one call of a closed circuit (``code``: ``FAILED`` and ``SLOW`` bits);
         ``True`` when it opened the circuit."""
+        if not code and self._calm and int(now * self._per) == self._newest:
+            # A fast success in the newest bucket of a calm time window: the common case,
+            # without the lock. A roll replaces _live before it moves _newest, so a count
+            # lands in this bucket or the next; one that lands in this bucket's counter
+            # after its fold is folded in by the next _settle.
+            next(self._live)
+            return False
         with self._lock:
             if self.snapshot[0] != CLOSED:
                 return False  # admitted before the circuit opened: no say any more
-            if not code and self._per:  # a fast success in a time window: the common case
-                epoch = int(now * self._per)
-                if epoch != self._newest:
-                    self._roll(now)
-                if epoch > self._newest - self._size:
-                    self._bcalls[epoch % self._size] += 1
-                    self._calls += 1
-                if not (self._failures or self._slow):
-                    return False  # nothing in the window to trip on
-            elif self._per:
+            if self._per:
                 self._add(now, code)
             else:
                 self._push(code)
-            calls, failures, slow = self._calls, self._failures, self._slow
-            if not self.shape.tripped(calls, failures, slow):
-                return False
-            self.opened_with = (calls, failures, slow)
-            self.snapshot = (OPEN, now)
-            self._empty()
-            return True
+            calls, failures, slow = self._counts()
+            if self.shape.tripped(calls, failures, slow):
+                self.opened_with = (calls, failures, slow)
+                self.snapshot = (OPEN, now)
+                self._empty()
+                return True
+            if self._per:
+                self._calm = not (failures or slow) or calls >= self.shape.min_calls
+            return False
 
     def window(self, now: float) -> tuple[int, int, int]:
         """(calls, failures, slow calls) in the window now (all 0 unless closed)."""
         with self._lock:
             if self.snapshot[0] != CLOSED:
                 return 0, 0, 0
-            if self.shape.timed:
+            if self._per:
                 self._roll(now)
-            return self._calls, self._failures, self._slow
+                calls, failures, slow = self._counts()
+                self._calm = not (failures or slow) or calls >= self.shape.min_calls
+                return calls, failures, slow
+            return self._counts()
 
     # -- half-open ----------------------------------------------------------------------------
 

@@ -179,6 +179,33 @@ def test_slow_calls_open_the_circuit_when_their_rate_is_reached() -> None:
     assert listener.opened[0].failure_rate == 0.0
 
 
+def test_each_attempt_of_a_retried_call_is_timed() -> None:
+    from resilience import Fallback, Retry
+    from resilience.testing import no_wait
+
+    breaker = Breaker(failure_rate=1.0, window=10, min_calls=10, slow_call_duration=1.0)
+    policy = Policy(
+        "retried", retry=Retry(attempts=2), breaker=breaker, fallback=Fallback(lambda: "cached")
+    )
+    attempts = []
+    with freeze_time("2025-01-01 12:00:00") as clock, no_wait():
+
+        @policy
+        def lookup() -> str:
+            attempts.append(1)
+            if len(attempts) == 1:
+                clock.tick(3)  # slow, then failing
+                raise ConnectionRefusedError("the service is down")
+            return "fresh"
+
+        assert lookup() == "fresh"
+    circuit = policy.circuit
+    assert circuit is not None
+    assert (circuit.calls, circuit.failures, circuit.slow_call_rate) == (2, 1, 0.5)
+    circuit.open()
+    assert lookup() == "cached"  # refused: the fallback answers
+
+
 def test_slow_async_calls_count_too() -> None:
     breaker = Breaker(failure_rate=1.0, window=2, min_calls=2, slow_call_duration=1.0)
     policy = Policy("slow-async", breaker=breaker)

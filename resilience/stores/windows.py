@@ -9,9 +9,11 @@ or not.
 
 :class:`MemoryWindowStore` keeps one circuit: its state and open time (one tuple, read
 without a lock), the window while closed, and the trials while half-open. Every change takes
-its lock, so counts are exact under threads. One shortcut: a count-based window full of fast
-successes is unchanged by one more (all its entries are alike), so recording it takes
-nothing, not even the lock (``clean``).
+its lock, so counts are exact under threads. Two shortcuts for fast successes, the common
+case: a count-based window full of them is unchanged by one more (all its entries are
+alike), so recording it takes nothing (``clean``); a time-based window counts them in its
+newest bucket without the lock, stepping an ``itertools.count`` (atomic in CPython) that is
+folded into the bucket when the next begins, unless the success could open the circuit.
 """
 
 from __future__ import annotations

@@ -118,7 +118,8 @@ def test_half_open_decides_as_soon_as_the_trials_can_no_longer_change_the_verdic
     breaker = Breaker(failure_rate=0.5, window=2, min_calls=2, reset_timeout=10, half_open_calls=4)
     policy = Policy("trials", breaker=breaker)
     with freeze_time("2025-01-01 12:00:00") as clock:
-        call(policy, FAIL), call(policy, FAIL)
+        call(policy, FAIL)
+        call(policy, FAIL)
         assert policy.breaker_state == "open"
         clock.tick(10)
         assert [call(policy, FAIL), policy.breaker_state] == [FAIL, "half-open"]
@@ -136,7 +137,8 @@ def test_half_open_admits_half_open_calls_trials_in_all_and_refuses_the_others()
     policy = Policy("in-all", breaker=breaker)
     gate: Any = policy._breaker
     with freeze_time("2025-01-01 12:00:00") as clock:
-        call(policy, FAIL), call(policy, FAIL)
+        call(policy, FAIL)
+        call(policy, FAIL)
         clock.tick(10)
         first, second = gate.admit(), gate.admit()
         assert (first, second) == (True, True)  # two trials
@@ -524,3 +526,16 @@ def test_check_and_schedule_show_the_failure_rate_breaker(
     assert main(["schedule", "orders", "--config", str(path)]) == 0
     out = capsys.readouterr().out
     assert "breaker: 25% of 60s (min 50), slow > 2.5s at 80%, 30s open, 5 trials" in out
+
+
+def test_a_storage_that_keeps_no_windows_is_refused_when_the_policy_is_built() -> None:
+    from resilience.stores.memory import MemoryBreakerStore
+
+    class Consecutive:
+        def breaker_store(self, policy: str) -> MemoryBreakerStore:
+            return MemoryBreakerStore()
+
+    breaker = Breaker(failure_rate=0.5, storage=Consecutive())
+    with pytest.raises(TypeError, match=r"^Breaker\.storage can't keep a failure-rate window"):
+        Policy("custom", breaker=breaker)
+    assert Policy("fine", breaker=Breaker(storage=Consecutive())).breaker_state == "closed"

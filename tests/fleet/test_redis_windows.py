@@ -159,3 +159,30 @@ def test_redis_going_away_leaves_the_circuit_in_process(
     flush(policy)
     calls(policy, "FFFF")
     assert policy.breaker_state == "open"
+
+
+def test_asyncio_tasks_add_up_in_the_shared_window(storage: RedisStorage) -> None:
+    import asyncio
+
+    breaker = Breaker(failure_rate=0.5, window=10_000, min_calls=10_000, storage=storage)
+    policy = Policy("tasks", breaker=breaker)
+
+    @policy
+    async def service(fail: bool) -> str:
+        await asyncio.sleep(0)
+        if fail:
+            raise ConnectionRefusedError("the service is down")
+        return "ok"
+
+    async def task() -> None:
+        for number in range(4):
+            with contextlib.suppress(ConnectionError):
+                await service(number == 0)
+
+    async def main() -> None:
+        await asyncio.gather(*(task() for _ in range(1000)))
+
+    asyncio.run(main())
+    circuit = policy.circuit
+    assert circuit is not None
+    assert (circuit.calls, circuit.failures, circuit.state) == (4_000, 1_000, "closed")

@@ -83,6 +83,9 @@ else
   local c = tonumber(ARGV[9] or 0)
   if c > 0 then
     local f, s = tonumber(ARGV[10]), tonumber(ARGV[11])
+    if redis.call('EXISTS', data) == 0 then  -- none yet, or evicted: the totals restart too
+      calls, fails, slow = 0, 0, 0
+    end
     redis.call('RPUSH', data, c .. ':' .. f .. ':' .. s)
     calls, fails, slow = calls + c, fails + f, slow + s
     while calls > size do

@@ -186,3 +186,19 @@ def test_asyncio_tasks_add_up_in_the_shared_window(storage: RedisStorage) -> Non
     circuit = policy.circuit
     assert circuit is not None
     assert (circuit.calls, circuit.failures, circuit.state) == (4_000, 1_000, "closed")
+
+
+def test_a_window_evicted_from_redis_starts_again_without_an_outage(
+    storage: RedisStorage, redis_server: RedisServer, events: list[dict[str, object]]
+) -> None:
+    policy = Policy(
+        "evicted", breaker=Breaker(failure_rate=0.5, window=5, min_calls=5, storage=storage)
+    )
+    circuit = policy.circuit
+    assert circuit is not None
+    calls(policy, "....")
+    flush(policy)
+    redis_server.client().delete(f"{storage.tag('evicted')}:rate:calls")  # maxmemory, say
+    calls(policy, "..")
+    assert (circuit.calls, circuit.failures, circuit.state) == (2, 0, "closed")
+    assert not [e for e in events if e["event"] == "storage.unavailable"]

@@ -57,7 +57,9 @@ def test_three_processes_add_up_to_one_window(redis_server: RedisServer, namespa
                 queue.put(command)
             outcomes = [results.get(timeout=30) for _ in range(10)]
             assert [o[1] for o in outcomes] == ["failed", "ok"] * 5
-            assert {o[2] for o in outcomes} == {"closed"}
+            # The 30th call of the fleet may be flushed (and open the circuit) before the
+            # last worker reads its state: up to the 29th, it is closed everywhere.
+            assert {o[2] for o in outcomes[: 10 if index < WORKERS - 1 else 9]} == {"closed"}
             queue.put("flush")
             assert results.get(timeout=30)[:2] == (index, "flushed")
         client = redis_server.client()
@@ -88,9 +90,11 @@ def test_a_shared_count_window_slides_batch_by_batch(storage: RedisStorage) -> N
     one, two = Policy("slide", breaker=breaker), Policy("slide", breaker=breaker)
     circuit = one.circuit
     assert circuit is not None
+    # Each policy flushes before the other calls, so the batches lie in Redis in call order
+    # (a helper thread may have sent part of one earlier: a batch split that way trims alike).
     calls(one, "FF...")
-    calls(two, "FF...")
     flush(one)
+    calls(two, "FF...")
     flush(two)
     assert (circuit.calls, circuit.failures, circuit.state) == (10, 4, "closed")
     calls(two, "....")  # pushes out 4 of the first batch's 5 calls, and 2 of its 2 failures

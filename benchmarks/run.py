@@ -29,6 +29,11 @@ exponential backoff from 0.1 s up to 20 s, a breaker opening after 5 failures):
 - ``resilience``: ``Policy("bench", retry=Retry(attempts=3), breaker=Breaker())``; on the
   happy path also with ``Breaker(failure_rate=0.5)`` and ``Breaker(failure_rate=0.5,
   window_seconds=60)``;
+- ``resilience + a state listener`` (happy path, sync): the same policy with a listener that
+  has only ``on_state_change``, which the happy path never calls;
+- ``resilience + OTel (SDK)``, ``resilience + OTel (no SDK)`` (happy path, sync): the same
+  policy with an ``OTelListener`` on the real SDK's ``MeterProvider`` (an in-memory reader),
+  and on the API's no-op provider, the listener's own cost;
 - ``tenacity``: ``@retry(stop=stop_after_attempt(3), reraise=True)``; on the failure path
   also ``wait=wait_random_exponential(0.1, 20)`` and ``retry_if_exception_type``;
 - ``stamina``: ``@stamina.retry(on=ConnectionError, attempts=3)``;
@@ -57,6 +62,8 @@ The targets, in each logging set-up (``--check`` exits 1 when one is missed):
   (``Breaker(failure_rate=0.5)``, a window of 100 calls) <= 1.5x with the consecutive one.
   The JSON and the ratios also give ``rate_async`` and ``rate_timed`` (a 60-second window).
 
+Before them, ``otel <set-up>: ... sdk=A no_sdk=B`` gives the happy path with an
+``OTelListener`` over the hand-written floor (reported, not a target: see docs/benchmarks.md).
 The last lines read ``ratios <set-up> floor_sync=A floor_async=B failure=C open=D rate=E``,
 one per set-up, with the medians of the same run.
 """
@@ -258,11 +265,14 @@ def ahandwritten(fn: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[Any
     return wrapper
 
 
-def _policy(name: str, reset_timeout: float = 30.0) -> Any:
+def _policy(name: str, reset_timeout: float = 30.0, listeners: tuple[Any, ...] = ()) -> Any:
     from resilience import Breaker, Policy, Retry
 
     return Policy(
-        name, retry=Retry(attempts=ATTEMPTS), breaker=Breaker(reset_timeout=reset_timeout)
+        name,
+        retry=Retry(attempts=ATTEMPTS),
+        breaker=Breaker(reset_timeout=reset_timeout),
+        listeners=listeners,
     )
 
 
@@ -271,6 +281,44 @@ def _rate_policy(name: str, **window: Any) -> Any:
     from resilience import Breaker, Policy, Retry
 
     return Policy(name, retry=Retry(attempts=ATTEMPTS), breaker=Breaker(failure_rate=0.5, **window))
+
+
+QUIET = "resilience + a state listener"
+
+
+class _Transitions:
+    """A listener that asks for circuit transitions only: never called on the happy path."""
+
+    def __init__(self) -> None:
+        self.seen = 0
+
+    def on_state_change(self, event: Any) -> None:
+        self.seen += 1
+
+
+OTEL_SDK = "resilience + OTel (SDK)"
+OTEL_API = "resilience + OTel (no SDK)"
+
+
+def _otel_cases(fn: Callable[[], Any]) -> list[Case]:
+    """The policy with an OTelListener: on the real SDK (a MeterProvider with an in-memory
+    reader, as an exporter would have), and on the API's no-op provider (the listener's own
+    cost, when the application set up no SDK)."""
+    try:
+        from opentelemetry.metrics import NoOpMeterProvider
+        from opentelemetry.sdk.metrics import MeterProvider
+        from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    except ImportError as exc:  # opentelemetry-sdk comes with the bench extra
+        print(f"otel rows: skipped ({exc})")
+        return []
+    from resilience.observe.otel import OTelListener
+
+    sdk = OTelListener(MeterProvider(metric_readers=[InMemoryMetricReader()]))
+    api = OTelListener(NoOpMeterProvider())
+    return [
+        Case(OTEL_SDK, _policy("bench-otel-sdk", listeners=(sdk,))(fn)),
+        Case(OTEL_API, _policy("bench-otel-api", listeners=(api,))(fn)),
+    ]
 
 
 def _tenacity(*, failure: bool, is_async: bool) -> Callable[[Callable[..., Any]], Any]:
@@ -406,6 +454,9 @@ def happy_group(is_async: bool) -> Group:
         Case("circuitbreaker", cb(fn)),
         Case("tenacity+pybreaker", stacked),
     ]
+    if not is_async:
+        quiet = _policy("bench-happy-listened", listeners=(_Transitions(),))
+        cases[5:5] = [Case(QUIET, quiet(fn)), *_otel_cases(fn)]  # after resilience's rows
     for case in cases:
         case.is_async = is_async
     return Group(f"happy_{suffix}", f"happy path, {suffix}: the call succeeds at once", cases)
@@ -660,7 +711,14 @@ def ratios(groups: dict[str, Group], setup: str) -> dict[str, float]:
     def median(key: str, name: str) -> float:
         return groups[f"{setup}/{key}"].case(name).stats()["median_ns"]
 
+    happy = groups[f"{setup}/happy_sync"]
+    otel = {
+        key: median("happy_sync", name) / median("happy_sync", "hand-written")
+        for key, name in (("otel_sdk", OTEL_SDK), ("otel_no_sdk", OTEL_API))
+        if any(case.name == name for case in happy.cases)
+    }
     return {
+        **otel,
         "floor_sync": median("happy_sync", "resilience") / median("happy_sync", "hand-written"),
         "floor_async": median("happy_asyncio", "resilience")
         / median("happy_asyncio", "hand-written"),
@@ -899,6 +957,12 @@ def main(argv: list[str] | None = None) -> int:
                 for key, ok in met.items()
             )
         )
+    for setup in SETUPS:
+        if "otel_sdk" in found[setup]:
+            print(
+                f"otel {setup}: happy path with an OTelListener, x the hand-written floor: "
+                f"sdk={found[setup]['otel_sdk']:.3f} no_sdk={found[setup]['otel_no_sdk']:.3f}"
+            )
     for setup in SETUPS:
         print(f"ratios {setup} " + " ".join(f"{key}={found[setup][key]:.3f}" for key in TARGETS))
     return 1 if args.check and missed else 0

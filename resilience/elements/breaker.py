@@ -286,6 +286,7 @@ class CircuitBreaker:
         "_reported",
         "_reported_at",
         "_reset",
+        "_since",
         "_unlogged",
         "local",
         "policy",
@@ -305,7 +306,8 @@ class CircuitBreaker:
         self._reset = spec.reset_timeout
         self._limit = spec.half_open_calls
         self._fail_max = spec.fail_max or 5
-        self._rejected = Counter()  # refusals since the circuit last opened
+        self._rejected = Counter()  # every refusal (policy.stats())
+        self._since = 0  # the count when the circuit last opened
         self._reported = 0  # of which already logged
         self._reported_at = wall()
         self._unlogged = False  # refusals counted and not logged yet
@@ -418,8 +420,7 @@ class CircuitBreaker:
         trial: bool = False,
         rates: tuple[float | None, float | None] = (None, None),
     ) -> None:
-        self._rejected = Counter()
-        self._reported = 0
+        self._since = self._reported = self._rejected.value
         self._reported_at = now
         old: BreakerState = HALF_OPEN if trial else CLOSED
         self._changed(old, OPEN, failures=failures, trial=trial, rates=rates)
@@ -448,6 +449,10 @@ class CircuitBreaker:
             self._opened(now)
         elif old != state:
             self._changed(old, state, rejected=self._unreported() if old == OPEN else 0)
+
+    def refusals(self) -> int:
+        """Every call refused since the breaker was built."""
+        return self._rejected.value
 
     def view(self) -> Circuit:
         """The public view of this breaker."""
@@ -523,7 +528,8 @@ class Circuit:
     @property
     def rejected(self) -> int:
         """Calls refused since the circuit last opened."""
-        return self._breaker._rejected.value
+        breaker = self._breaker
+        return breaker._rejected.value - breaker._since
 
     def open(self) -> None:
         """Open the circuit now (it half-opens after ``reset_timeout``)."""
@@ -535,6 +541,6 @@ class Circuit:
 
     def reset(self) -> None:
         """Back to the start: closed, no failures, no refusals counted."""
-        self._breaker.force(CLOSED)
-        self._breaker._rejected = Counter()
-        self._breaker._reported = 0
+        breaker = self._breaker
+        breaker.force(CLOSED)
+        breaker._since = breaker._reported = breaker._rejected.value

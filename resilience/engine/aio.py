@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from resilience.engine.core import Call, Gate, Pipeline
-from resilience.engine.sync import _Box, _end, clock_for
+from resilience.engine.sync import _Box, _end, starts_early
 from resilience.errors import ResilienceError
 
 if TYPE_CHECKING:
@@ -78,12 +78,14 @@ def _one_gate(
     admit_one, succeeded_one, cancelled_one = gate.admit, gate.succeeded, gate.cancelled
     observer = pipeline.observer
     refuse = pipeline.fallback is None  # a refusal then ends the call as it is
-    clock = clock_for(pipeline)
+    early = starts_early(pipeline)
+    count = pipeline.count
 
     async def guarded(*args: Any, **kwargs: Any) -> T:
         if observer.end:
             return await run(pipeline, attempt, args, kwargs)
-        start = clock()
+        count()
+        start = _monotonic() if early else 0.0
         if refuse:
             token = admit_one()
         else:
@@ -193,6 +195,7 @@ def cancelling() -> bool:
 async def run(pipeline: Pipeline, fn: Callable[..., Awaitable[T]], args: Any, kwargs: Any) -> T:
     """Await ``fn(*args, **kwargs)`` through the pipeline (``fn`` already wrapped by
     :func:`attempt_for`)."""
+    pipeline.count()
     for begin in pipeline.begins:
         begin()
     start = _monotonic()

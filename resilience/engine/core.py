@@ -89,6 +89,7 @@ class Pipeline:
         "assess",
         "begins",
         "budget",
+        "count",
         "fallback",
         "gates",
         "name",
@@ -127,6 +128,7 @@ class Pipeline:
         self.begins: tuple[Callable[[], None], ...] = (budget.request,) if budget else ()
         self.fallback = fallback
         self.observer = observer
+        self.count = observer.counters.call  # every call, for policy.stats()
         self.retries = retries  # whether the policy retries at all (for the give-up event)
         self.timed = any(getattr(g, "timed", False) for g in self.gates)
 
@@ -214,8 +216,7 @@ class Call:
         self.defaulted = not decided
         pipeline.failed(tokens, category, duration)
         observer = pipeline.observer
-        if observer.attempts:
-            observer.attempt_failed(self.attempts, category, exc, duration)
+        observer.attempt_failed(self.attempts, category, exc, duration)
         delay = pipeline.retrying.plan(self, category, hint)
         if delay is None:
             return None

@@ -31,6 +31,7 @@ from resilience.observe import Observer, check_listeners
 
 if TYPE_CHECKING:
     from resilience.classify import Classifier
+    from resilience.observe import Stats
 
 __all__ = ["Policy", "is_async_target"]
 
@@ -176,6 +177,13 @@ class Policy:
     def circuit(self) -> Circuit | None:
         """The breaker's state and switches (``None`` without a breaker)."""
         return self._breaker.view() if self._breaker is not None else None
+
+    def stats(self) -> Stats:
+        """What this Policy object did since it was built: calls, failed attempts by
+        category, retries, give-ups by reason, refusals, fallbacks (counted in this process,
+        whatever the breaker's storage)."""
+        refused = self._breaker.refusals() if self._breaker is not None else 0
+        return self._pipeline.observer.counters.snapshot(refused)
 
     @property
     def breaker_state(self) -> BreakerState:

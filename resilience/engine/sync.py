@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from resilience.elements.fallback import Fallback
     from resilience.observe import Observer, Outcome
 
-__all__ = ["attempt", "clock_for", "fall_back", "retry", "run", "wrap"]
+__all__ = ["attempt", "fall_back", "retry", "run", "starts_early", "wrap"]
 
 T = TypeVar("T")
 
@@ -63,14 +63,10 @@ def wrap(pipeline: Pipeline, fn: Callable[..., T]) -> Callable[..., T]:
     return guarded
 
 
-def _no_clock() -> float:
-    return 0.0
-
-
-def clock_for(pipeline: Pipeline) -> Callable[[], float]:
-    """When the call's start is read on the happy path: with a deadline, which counts from
+def starts_early(pipeline: Pipeline) -> bool:
+    """Whether the call's start is read on the happy path: with a deadline, which counts from
     there; otherwise at the first failure (reading the clock costs a quarter of the call)."""
-    return _monotonic if pipeline.retrying.deadline is not None else _no_clock
+    return pipeline.retrying.deadline is not None
 
 
 def _one_gate(pipeline: Pipeline, fn: Callable[..., T]) -> Callable[..., T]:
@@ -80,13 +76,39 @@ def _one_gate(pipeline: Pipeline, fn: Callable[..., T]) -> Callable[..., T]:
     admit, succeeded, cancelled = gate.admit, gate.succeeded, gate.cancelled
     observer = pipeline.observer
     refuse = pipeline.fallback is None  # a refusal then ends the call as it is
-    clock = clock_for(pipeline)
+    early = starts_early(pipeline)
+    count = pipeline.count
+
+    def observed(args: Any, kwargs: Any) -> T:
+        # The same for listeners that asked for successes (on_call_end): timed, and every
+        # refusal goes through retry(), which tells them how the call ended.
+        count()
+        start = _monotonic()
+        try:
+            token = admit()
+        except ResilienceError as exc:
+            box = _Box(exc)
+            return retry(pipeline, fn, args, kwargs, box, None, start)
+        try:
+            result = fn(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - classified, then retried or re-raised
+            box = _Box(exc)
+        except BaseException:
+            cancelled(token)
+            _end(observer, "cancelled", 1, start)
+            raise
+        else:
+            succeeded(token, 0.0)
+            observer.call_end("success", 1, _monotonic() - start)
+            return result
+        return retry(pipeline, fn, args, kwargs, box, [token], start, _monotonic() - start)
 
     @functools.wraps(fn)
     def guarded(*args: Any, **kwargs: Any) -> T:
         if observer.end:
-            return run(pipeline, fn, args, kwargs)
-        start = clock()
+            return observed(args, kwargs)
+        count()
+        start = _monotonic() if early else 0.0
         if refuse:
             token = admit()
         else:
@@ -117,13 +139,15 @@ def _one_timed_gate(pipeline: Pipeline, fn: Callable[..., T]) -> Callable[..., T
     admit, succeeded, cancelled = gate.admit, gate.succeeded, gate.cancelled
     observer = pipeline.observer
     refuse = pipeline.fallback is None
-    clock = clock_for(pipeline)
+    early = starts_early(pipeline)
+    count = pipeline.count
 
     @functools.wraps(fn)
     def guarded(*args: Any, **kwargs: Any) -> T:
         if observer.end:
-            return run(pipeline, fn, args, kwargs)
-        start = clock()
+            return run(pipeline, fn, args, kwargs)  # timed and told, as listeners ask
+        count()
+        start = _monotonic() if early else 0.0
         if refuse:
             token = admit()
         else:
@@ -151,6 +175,7 @@ def _one_timed_gate(pipeline: Pipeline, fn: Callable[..., T]) -> Callable[..., T
 
 def run(pipeline: Pipeline, fn: Callable[..., T], args: Any, kwargs: Any) -> T:
     """Call ``fn(*args, **kwargs)`` through the pipeline."""
+    pipeline.count()
     for begin in pipeline.begins:
         begin()
     start = _monotonic()

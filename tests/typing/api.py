@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Literal, assert_type
+from typing import Any, Literal, assert_type
+
+from tenacity.retry import retry_base
+from tenacity.stop import stop_base
 
 import resilience
 from resilience import Backoff, Breaker, Category, CircuitOpenError, Policy, Retry, Verdict
+from resilience.adapters.pybreaker import not_retryable
+from resilience.adapters.tenacity import retry_if_retryable, stop_for, tenacity_kwargs
+from resilience.observe import Stats
+from resilience.observe.otel import OTelListener
 
 policy = Policy("p", retry=Retry(attempts=3, backoff=Backoff()), breaker=Breaker())
 
@@ -46,6 +54,11 @@ if circuit is not None:
     circuit.open()
     circuit.close()
     circuit.reset()
+
+stats = policy.stats()
+assert_type(stats, Stats)
+assert_type(stats.calls, int)
+assert_type(stats.failures, Mapping[str, int])
 assert_type(CircuitOpenError("p", 1.0).remaining, float)
 for attempt in policy.attempts():
     with attempt:
@@ -86,6 +99,14 @@ assert_type(resilience.RedisStorage(url="redis://h/0", timeout=timedelta(seconds
 Retry(attempts="3")  # type: ignore[arg-type]
 Backoff(jitter="sometimes")  # type: ignore[arg-type]
 Breaker(fail_max=5, reset_timeout="30")  # type: ignore[arg-type]
+
+# The adapters hand back the other libraries' own objects, to combine with theirs.
+retry_kwargs = tenacity_kwargs(policy)
+assert_type(retry_kwargs, dict[str, Any])
+assert_type(retry_if_retryable(), retry_base)
+assert_type(stop_for(Retry()), stop_base)
+assert_type(not_retryable(), Callable[[BaseException], bool])
+assert_type(OTelListener(), OTelListener)
 
 # The failure-rate mode: shares as floats, windows as calls or seconds (or a timedelta).
 rated = Breaker(failure_rate=0.5, window_seconds=minute, slow_call_duration=timedelta(seconds=2))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Callable
 from datetime import timedelta
@@ -539,3 +540,13 @@ def test_a_storage_that_keeps_no_windows_is_refused_when_the_policy_is_built() -
     with pytest.raises(TypeError, match=r"^Breaker\.storage can't keep a failure-rate window"):
         Policy("custom", breaker=breaker)
     assert Policy("fine", breaker=Breaker(storage=Consecutive())).breaker_state == "closed"
+
+
+def test_policy_stats_count_every_call_through_a_slow_call_breaker() -> None:
+    policy = Policy("stats", breaker=Breaker(failure_rate=0.5, window=2, slow_call_duration=1.0))
+    guarded = policy(fail)
+    for _ in range(3):
+        with contextlib.suppress(ConnectionError, CircuitOpenError):
+            guarded()
+    stats = policy.stats()
+    assert (stats.calls, stats.failures, stats.rejected) == (3, {"retryable": 2}, 1)

@@ -550,3 +550,28 @@ def test_policy_stats_count_every_call_through_a_slow_call_breaker() -> None:
             guarded()
     stats = policy.stats()
     assert (stats.calls, stats.failures, stats.rejected) == (3, {"retryable": 2}, 1)
+
+
+def test_slow_trials_open_the_circuit_again() -> None:
+    breaker = Breaker(
+        failure_rate=1.0, window=2, min_calls=2, slow_call_duration=1.0, slow_call_rate=0.5,
+        reset_timeout=10, half_open_calls=2,
+    )  # fmt: skip
+    policy = Policy("slow-trials", breaker=breaker)
+    with freeze_time("2025-01-01 12:00:00") as clock:
+
+        def slow() -> str:
+            clock.tick(1.5)
+            return "late"
+
+        policy.call(ok)
+        policy.call(slow)  # 1 of 2 slow: 50 %
+        assert policy.breaker_state == "open"
+        clock.tick(10)
+        policy.call(slow)  # one slow trial of two already makes 50 %
+        assert policy.breaker_state == "open"
+        clock.tick(10)
+        policy.call(ok)
+        assert policy.breaker_state == "half-open"  # a slow second trial would make 50 %
+        policy.call(ok)
+        assert policy.breaker_state == "closed"

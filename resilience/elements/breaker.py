@@ -106,7 +106,8 @@ class Breaker:
         default=1,
         metadata=checked(
             "count",
-            "Trial calls at a time while half-open; that many successes close it.",
+            "Trial calls while half-open: at a time, that many successes closing it; with "
+            "failure_rate, in all, their rates deciding.",
             minimum=1,
         ),
     )

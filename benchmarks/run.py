@@ -28,7 +28,9 @@ exponential backoff from 0.1 s up to 20 s, a breaker opening after 5 failures):
 
 - ``bare``: the undecorated function;
 - ``hand-written``: a try/except retry loop, the floor any library is measured against;
-- ``resilience``: ``Policy("bench", retry=Retry(attempts=3), breaker=Breaker())``;
+- ``resilience``: ``Policy("bench", retry=Retry(attempts=3), breaker=Breaker())``; on the
+  happy path also with ``Breaker(failure_rate=0.5)`` and ``Breaker(failure_rate=0.5,
+  window_seconds=60)``;
 - ``resilience + a state listener`` (happy path, sync): the same policy with a listener that
   has only ``on_state_change``, which the happy path never calls;
 - ``resilience + OTel (SDK)``, ``resilience + OTel (no SDK)`` (happy path, sync): the same
@@ -57,7 +59,10 @@ The targets, in each logging set-up (``--check`` exits 1 when one is missed):
 
 - ``floor_sync``, ``floor_async``: resilience's happy path <= 2.0x the hand-written floor;
 - ``failure``: resilience's sync failure path <= 0.5x tenacity over pybreaker;
-- ``open``: resilience refusing a call on an open circuit <= circuitbreaker's refusal (1.0x).
+- ``open``: resilience refusing a call on an open circuit <= circuitbreaker's refusal (1.0x);
+- ``rate``: resilience's sync happy path with a failure-rate breaker
+  (``Breaker(failure_rate=0.5)``, a window of 100 calls) <= 1.5x with the consecutive one.
+  The JSON and the ratios also give ``rate_async`` and ``rate_timed`` (a 60-second window).
 
 Before them, ``otel <set-up>: ... sdk=A no_sdk=B`` gives the happy path with an
 ``OTelListener`` over the hand-written floor (reported, not a target: see docs/benchmarks.md).
@@ -65,9 +70,9 @@ Before them, ``otel <set-up>: ... sdk=A no_sdk=B`` gives the happy path with an
 And for the limits, in nanoseconds added to the breaker policy's happy path, side by side in
 the same run: ``concurrency_ns`` <= 300 and ``rate_limit_ns`` <= 500.
 
-The last lines read ``ratios <set-up> floor_sync=A floor_async=B failure=C open=D``, one per
-set-up, with the medians of the same run; the lines ``limits <set-up> ...`` before them give
-the limits' costs.
+The last lines read ``ratios <set-up> floor_sync=A floor_async=B failure=C open=D rate=E``,
+one per set-up, with the medians of the same run; the lines ``limits <set-up> ...`` before
+them give the limits' costs.
 """
 
 from __future__ import annotations
@@ -117,7 +122,7 @@ GROUPS = (
     "classify",
 )
 SETUPS = ("service", "default")
-TARGETS = {"floor_sync": 2.0, "floor_async": 2.0, "failure": 0.5, "open": 1.0}
+TARGETS = {"floor_sync": 2.0, "floor_async": 2.0, "failure": 0.5, "open": 1.0, "rate": 1.5}
 #: Nanoseconds a limit may add to the breaker policy's happy path (sync).
 LIMIT_TARGETS = {"concurrency_ns": 300.0, "rate_limit_ns": 500.0}
 
@@ -288,6 +293,13 @@ def _policy(name: str, reset_timeout: float = 30.0, listeners: tuple[Any, ...] =
     )
 
 
+def _rate_policy(name: str, **window: Any) -> Any:
+    """:func:`_policy` with a failure-rate breaker (resilience4j's defaults but 50 %)."""
+    from resilience import Breaker, Policy, Retry
+
+    return Policy(name, retry=Retry(attempts=ATTEMPTS), breaker=Breaker(failure_rate=0.5, **window))
+
+
 QUIET = "resilience + a state listener"
 
 
@@ -447,6 +459,11 @@ def happy_group(is_async: bool) -> Group:
         Case("bare", fn),
         Case("hand-written", floor),
         Case("resilience", _policy(f"bench-happy-{suffix}")(fn)),
+        Case("resilience (failure rate)", _rate_policy(f"bench-rate-{suffix}")(fn)),
+        Case(
+            "resilience (rate, 60 s window)",
+            _rate_policy(f"bench-rate-timed-{suffix}", window_seconds=60)(fn),
+        ),
         Case("tenacity", tenacity_retry(fn)),
         Case("stamina", _stamina()(fn)),
         Case("backoff", _backoff()(fn)),
@@ -456,7 +473,7 @@ def happy_group(is_async: bool) -> Group:
     ]
     if not is_async:
         quiet = _policy("bench-happy-listened", listeners=(_Transitions(),))
-        cases[3:3] = [Case(QUIET, quiet(fn)), *_otel_cases(fn)]
+        cases[5:5] = [Case(QUIET, quiet(fn)), *_otel_cases(fn)]  # after resilience's rows
     for case in cases:
         case.is_async = is_async
     return Group(f"happy_{suffix}", f"happy path, {suffix}: the call succeeds at once", cases)
@@ -759,6 +776,12 @@ def ratios(groups: dict[str, Group], setup: str) -> dict[str, float]:
         "failure": median("failure_sync", "resilience")
         / median("failure_sync", "tenacity+pybreaker"),
         "open": median("open", "resilience") / median("open", "circuitbreaker"),
+        "rate": median("happy_sync", "resilience (failure rate)")
+        / median("happy_sync", "resilience"),
+        "rate_async": median("happy_asyncio", "resilience (failure rate)")
+        / median("happy_asyncio", "resilience"),
+        "rate_timed": median("happy_sync", "resilience (rate, 60 s window)")
+        / median("happy_sync", "resilience"),
         "happy_sync": median("happy_sync", "resilience") / median("happy_sync", "tenacity"),
         "happy_async": median("happy_asyncio", "resilience") / median("happy_asyncio", "tenacity"),
         "open_async": median("open", "resilience (asyncio)")

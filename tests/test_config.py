@@ -317,6 +317,12 @@ def test_offline_loading_checks_the_storage_but_keeps_breakers_in_memory() -> No
         config_module.load(bad, offline=True)
 
 
+def test_a_null_redis_url_is_a_config_error_at_its_key() -> None:
+    text = BASE + "breaker_storage:\n  redis: {url: null}\n"
+    with pytest.raises(ConfigError, match=r"^breaker_storage\.redis\.url: expected a redis://"):
+        load_policies(text)
+
+
 def test_breaker_storage_applies_to_every_breaker() -> None:
     text = BASE + (
         "breaker_storage:\n"

@@ -259,7 +259,11 @@ class _Builder:
         if section is None:
             return None
         at = ("breaker_storage", "redis")
-        storage = self._spec(RedisStorage, _without_nulls(section["redis"]), at)
+        values = _without_nulls(section["redis"])
+        if "url" not in values:  # present but null: the structure check let it by
+            url = section["redis"].get("url")
+            raise self.document.error((*at, "url"), f"expected a redis:// URL, got {describe(url)}")
+        storage = self._spec(RedisStorage, values, at)
         try:
             storage.client()  # no connection yet: checks the URL's form and that redis is there
         except SpecError as exc:

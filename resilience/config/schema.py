@@ -155,7 +155,10 @@ QUEUE = from_spec(
 BREAKER = from_spec(
     Breaker,
     "BreakerSection",
-    "When to stop calling a failing remote side, and when to try it again.",
+    "When to stop calling a failing remote side, and when to try it again: after fail_max "
+    "failures in a row (the default), or, with failure_rate, when the share of failures (or "
+    "slow calls) over a sliding window reaches it.",
+    defaults=Breaker(),
 )
 CONCURRENCY = from_spec(
     Concurrency,

@@ -51,6 +51,8 @@ class _Box:
 def wrap(pipeline: Pipeline, fn: Callable[..., T]) -> Callable[..., T]:
     """``fn`` with every call through the pipeline (the decorator's form)."""
     gates = pipeline.gates
+    if len(gates) == 1 and not pipeline.begins and getattr(gates[0], "timed", False):
+        return _one_timed_gate(pipeline, fn)
     if not pipeline.begins and not any(getattr(gate, "timed", False) for gate in gates):
         if len(gates) == 1:
             return _one_gate(pipeline, fn)
@@ -132,6 +134,47 @@ def _one_gate(pipeline: Pipeline, fn: Callable[..., T]) -> Callable[..., T]:
             succeeded(token, 0.0)
             return result
         return retry(pipeline, fn, args, kwargs, box, [token], start or _monotonic())
+
+    return guarded
+
+
+def _one_timed_gate(pipeline: Pipeline, fn: Callable[..., T]) -> Callable[..., T]:
+    # The same shape with a gate that judges durations (a breaker counting slow calls): each
+    # attempt is measured, and nothing else is added.
+    (gate,) = pipeline.gates
+    admit, succeeded, cancelled = gate.admit, gate.succeeded, gate.cancelled
+    observer = pipeline.observer
+    refuse = pipeline.fallback is None
+    early = starts_early(pipeline)
+    count = pipeline.count
+
+    @functools.wraps(fn)
+    def guarded(*args: Any, **kwargs: Any) -> T:
+        if observer.end or pipeline.chaos is not None:
+            return run(pipeline, fn, args, kwargs)  # timed and told, as listeners ask
+        count()
+        start = _monotonic() if early else 0.0
+        if refuse:
+            token = admit()
+        else:
+            try:
+                token = admit()
+            except ResilienceError as exc:
+                box = _Box(exc)
+                return retry(pipeline, fn, args, kwargs, box, None, start or _monotonic())
+        began = _clock()
+        try:
+            result = fn(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - classified, then retried or re-raised
+            duration = _clock() - began
+            box = _Box(exc)
+        except BaseException:
+            cancelled(token)
+            raise
+        else:
+            succeeded(token, _clock() - began)
+            return result
+        return retry(pipeline, fn, args, kwargs, box, [token], start or _monotonic(), duration)
 
     return guarded
 

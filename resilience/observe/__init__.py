@@ -83,9 +83,11 @@ class GaveUp:
 class StateChanged:
     """A circuit went from ``old`` to ``new``.
 
-    ``failures`` is the run of failures that opened it (``None`` for other transitions),
-    ``trial`` whether a half-open trial call's failure opened it, and ``rejected`` how many
-    calls it refused while it was open (when it leaves the open state).
+    ``failures`` is the run of failures that opened it (``None`` for other transitions;
+    a failure-rate breaker: the failures in its window), ``trial`` whether half-open trial
+    calls opened it again, and ``rejected`` how many calls it refused while it was open (when
+    it leaves the open state). A failure-rate breaker that opens also gives the rates that
+    opened it: ``failure_rate`` and ``slow_call_rate``.
     """
 
     policy: str
@@ -95,6 +97,8 @@ class StateChanged:
     failures: int | None = None
     trial: bool = False
     rejected: int = 0
+    failure_rate: float | None = None
+    slow_call_rate: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -135,3 +135,17 @@ async def use_hedged() -> None:
         assert_type(c.hits, int)
     async with chaos("limited", latency=timedelta(milliseconds=5)):
         pass
+
+
+# The failure-rate mode: shares as floats, windows as calls or seconds (or a timedelta).
+rated = Breaker(failure_rate=0.5, window_seconds=minute, slow_call_duration=timedelta(seconds=2))
+assert_type(rated.failure_rate, float | None)
+assert_type(rated.window, int | None)
+assert_type(rated.window_seconds, float | None)
+assert_type(rated.slow_call_duration, float | None)
+assert_type(rated.fail_max, int | None)
+circuit = Policy("rated", breaker=rated).circuit
+assert circuit is not None
+assert_type(circuit.failure_rate, float | None)
+assert_type(circuit.calls, int | None)
+Breaker(failure_rate="half")  # type: ignore[arg-type]

@@ -10,6 +10,8 @@ and ratio columns. The groups:
 - happy path, sync and asyncio: the call succeeds at once;
 - failure path, sync and asyncio: two ``ConnectionError`` then success, sleeps stubbed out;
 - open breaker: the cost of refusing a call;
+- limits, sync: the breaker policy alone, then with a ``Concurrency`` element, a local
+  ``RateLimit`` (a bucket that never runs dry), and both;
 - ``classify()`` beside ``isinstance(exc, <tuple of 20 classes>)``.
 
 Every group but the last runs twice, in two logging set-ups:
@@ -26,7 +28,14 @@ exponential backoff from 0.1 s up to 20 s, a breaker opening after 5 failures):
 
 - ``bare``: the undecorated function;
 - ``hand-written``: a try/except retry loop, the floor any library is measured against;
-- ``resilience``: ``Policy("bench", retry=Retry(attempts=3), breaker=Breaker())``;
+- ``resilience``: ``Policy("bench", retry=Retry(attempts=3), breaker=Breaker())``; on the
+  happy path also with ``Breaker(failure_rate=0.5)`` and ``Breaker(failure_rate=0.5,
+  window_seconds=60)``;
+- ``resilience + a state listener`` (happy path, sync): the same policy with a listener that
+  has only ``on_state_change``, which the happy path never calls;
+- ``resilience + OTel (SDK)``, ``resilience + OTel (no SDK)`` (happy path, sync): the same
+  policy with an ``OTelListener`` on the real SDK's ``MeterProvider`` (an in-memory reader),
+  and on the API's no-op provider, the listener's own cost;
 - ``tenacity``: ``@retry(stop=stop_after_attempt(3), reraise=True)``; on the failure path
   also ``wait=wait_random_exponential(0.1, 20)`` and ``retry_if_exception_type``;
 - ``stamina``: ``@stamina.retry(on=ConnectionError, attempts=3)``;
@@ -50,10 +59,20 @@ The targets, in each logging set-up (``--check`` exits 1 when one is missed):
 
 - ``floor_sync``, ``floor_async``: resilience's happy path <= 2.0x the hand-written floor;
 - ``failure``: resilience's sync failure path <= 0.5x tenacity over pybreaker;
-- ``open``: resilience refusing a call on an open circuit <= circuitbreaker's refusal (1.0x).
+- ``open``: resilience refusing a call on an open circuit <= circuitbreaker's refusal (1.0x);
+- ``rate``: resilience's sync happy path with a failure-rate breaker
+  (``Breaker(failure_rate=0.5)``, a window of 100 calls) <= 1.5x with the consecutive one.
+  The JSON and the ratios also give ``rate_async`` and ``rate_timed`` (a 60-second window).
 
-The last lines read ``ratios <set-up> floor_sync=A floor_async=B failure=C open=D``, one per
-set-up, with the medians of the same run.
+Before them, ``otel <set-up>: ... sdk=A no_sdk=B`` gives the happy path with an
+``OTelListener`` over the hand-written floor (reported, not a target: see docs/benchmarks.md).
+
+And for the limits, in nanoseconds added to the breaker policy's happy path, side by side in
+the same run: ``concurrency_ns`` <= 300 and ``rate_limit_ns`` <= 500.
+
+The last lines read ``ratios <set-up> floor_sync=A floor_async=B failure=C open=D rate=E``,
+one per set-up, with the medians of the same run; the lines ``limits <set-up> ...`` before
+them give the limits' costs.
 """
 
 from __future__ import annotations
@@ -93,9 +112,19 @@ INITIAL, MAXIMUM = 0.1, 20.0  # the backoff every contender is given
 FAIL_MAX = 5
 LONG = 3600.0  # reset timeout of the breakers held open: never half-opens during a run
 
-GROUPS = ("happy_sync", "happy_asyncio", "failure_sync", "failure_asyncio", "open", "classify")
+GROUPS = (
+    "happy_sync",
+    "happy_asyncio",
+    "failure_sync",
+    "failure_asyncio",
+    "open",
+    "limits",
+    "classify",
+)
 SETUPS = ("service", "default")
-TARGETS = {"floor_sync": 2.0, "floor_async": 2.0, "failure": 0.5, "open": 1.0}
+TARGETS = {"floor_sync": 2.0, "floor_async": 2.0, "failure": 0.5, "open": 1.0, "rate": 1.5}
+#: Nanoseconds a limit may add to the breaker policy's happy path (sync).
+LIMIT_TARGETS = {"concurrency_ns": 300.0, "rate_limit_ns": 500.0}
 
 
 # --- the service's logging -------------------------------------------------------------------
@@ -253,12 +282,60 @@ def ahandwritten(fn: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[Any
     return wrapper
 
 
-def _policy(name: str, reset_timeout: float = 30.0) -> Any:
+def _policy(name: str, reset_timeout: float = 30.0, listeners: tuple[Any, ...] = ()) -> Any:
     from resilience import Breaker, Policy, Retry
 
     return Policy(
-        name, retry=Retry(attempts=ATTEMPTS), breaker=Breaker(reset_timeout=reset_timeout)
+        name,
+        retry=Retry(attempts=ATTEMPTS),
+        breaker=Breaker(reset_timeout=reset_timeout),
+        listeners=listeners,
     )
+
+
+def _rate_policy(name: str, **window: Any) -> Any:
+    """:func:`_policy` with a failure-rate breaker (resilience4j's defaults but 50 %)."""
+    from resilience import Breaker, Policy, Retry
+
+    return Policy(name, retry=Retry(attempts=ATTEMPTS), breaker=Breaker(failure_rate=0.5, **window))
+
+
+QUIET = "resilience + a state listener"
+
+
+class _Transitions:
+    """A listener that asks for circuit transitions only: never called on the happy path."""
+
+    def __init__(self) -> None:
+        self.seen = 0
+
+    def on_state_change(self, event: Any) -> None:
+        self.seen += 1
+
+
+OTEL_SDK = "resilience + OTel (SDK)"
+OTEL_API = "resilience + OTel (no SDK)"
+
+
+def _otel_cases(fn: Callable[[], Any]) -> list[Case]:
+    """The policy with an OTelListener: on the real SDK (a MeterProvider with an in-memory
+    reader, as an exporter would have), and on the API's no-op provider (the listener's own
+    cost, when the application set up no SDK)."""
+    try:
+        from opentelemetry.metrics import NoOpMeterProvider
+        from opentelemetry.sdk.metrics import MeterProvider
+        from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    except ImportError as exc:  # opentelemetry-sdk comes with the bench extra
+        print(f"otel rows: skipped ({exc})")
+        return []
+    from resilience.observe.otel import OTelListener
+
+    sdk = OTelListener(MeterProvider(metric_readers=[InMemoryMetricReader()]))
+    api = OTelListener(NoOpMeterProvider())
+    return [
+        Case(OTEL_SDK, _policy("bench-otel-sdk", listeners=(sdk,))(fn)),
+        Case(OTEL_API, _policy("bench-otel-api", listeners=(api,))(fn)),
+    ]
 
 
 def _tenacity(*, failure: bool, is_async: bool) -> Callable[[Callable[..., Any]], Any]:
@@ -382,6 +459,11 @@ def happy_group(is_async: bool) -> Group:
         Case("bare", fn),
         Case("hand-written", floor),
         Case("resilience", _policy(f"bench-happy-{suffix}")(fn)),
+        Case("resilience (failure rate)", _rate_policy(f"bench-rate-{suffix}")(fn)),
+        Case(
+            "resilience (rate, 60 s window)",
+            _rate_policy(f"bench-rate-timed-{suffix}", window_seconds=60)(fn),
+        ),
         Case("tenacity", tenacity_retry(fn)),
         Case("stamina", _stamina()(fn)),
         Case("backoff", _backoff()(fn)),
@@ -389,6 +471,9 @@ def happy_group(is_async: bool) -> Group:
         Case("circuitbreaker", cb(fn)),
         Case("tenacity+pybreaker", stacked),
     ]
+    if not is_async:
+        quiet = _policy("bench-happy-listened", listeners=(_Transitions(),))
+        cases[5:5] = [Case(QUIET, quiet(fn)), *_otel_cases(fn)]  # after resilience's rows
     for case in cases:
         case.is_async = is_async
     return Group(f"happy_{suffix}", f"happy path, {suffix}: the call succeeds at once", cases)
@@ -528,6 +613,40 @@ def open_group() -> Group:
     return Group("open", "open breaker: the cost of refusing a call", cases, floor=None)
 
 
+def limits_group() -> Group:
+    """The breaker policy's happy path, alone and with each limit (sync)."""
+    from resilience import Breaker, Concurrency, Policy, RateLimit, Retry
+
+    plenty = RateLimit(rate=1e12, burst=10**12)  # never runs dry: the cost of taking a token
+    bulkhead = Concurrency(limit=1000)
+
+    def policy(name: str, **limits: Any) -> Any:
+        return Policy(name, retry=Retry(attempts=ATTEMPTS), breaker=Breaker(), **limits)
+
+    cases = [
+        Case("resilience (breaker)", policy("bench-limits")(ok)),
+        Case("+ Concurrency", policy("bench-bulkhead", concurrency=bulkhead)(ok)),
+        Case("+ RateLimit (local)", policy("bench-rate", rate_limit=plenty)(ok)),
+        Case("+ both", policy("bench-both", concurrency=bulkhead, rate_limit=plenty)(ok)),
+    ]
+    return Group(
+        "limits",
+        "limits, sync: the breaker policy's happy path with a bulkhead, a rate limit, both",
+        cases,
+        floor="resilience (breaker)",
+    )
+
+
+def limit_costs(groups: dict[str, Group], setup: str) -> dict[str, float]:
+    """Nanoseconds each limit adds to the breaker policy's happy path."""
+    group = groups[f"{setup}/limits"]
+    base = group.case("resilience (breaker)").stats()["median_ns"]
+    return {
+        "concurrency_ns": group.case("+ Concurrency").stats()["median_ns"] - base,
+        "rate_limit_ns": group.case("+ RateLimit (local)").stats()["median_ns"] - base,
+    }
+
+
 def classify_group() -> Group | None:
     """``classify()`` of three kinds of exceptions, beside a 20-class ``isinstance``."""
     try:
@@ -643,13 +762,26 @@ def ratios(groups: dict[str, Group], setup: str) -> dict[str, float]:
     def median(key: str, name: str) -> float:
         return groups[f"{setup}/{key}"].case(name).stats()["median_ns"]
 
+    happy = groups[f"{setup}/happy_sync"]
+    otel = {
+        key: median("happy_sync", name) / median("happy_sync", "hand-written")
+        for key, name in (("otel_sdk", OTEL_SDK), ("otel_no_sdk", OTEL_API))
+        if any(case.name == name for case in happy.cases)
+    }
     return {
+        **otel,
         "floor_sync": median("happy_sync", "resilience") / median("happy_sync", "hand-written"),
         "floor_async": median("happy_asyncio", "resilience")
         / median("happy_asyncio", "hand-written"),
         "failure": median("failure_sync", "resilience")
         / median("failure_sync", "tenacity+pybreaker"),
         "open": median("open", "resilience") / median("open", "circuitbreaker"),
+        "rate": median("happy_sync", "resilience (failure rate)")
+        / median("happy_sync", "resilience"),
+        "rate_async": median("happy_asyncio", "resilience (failure rate)")
+        / median("happy_asyncio", "resilience"),
+        "rate_timed": median("happy_sync", "resilience (rate, 60 s window)")
+        / median("happy_sync", "resilience"),
         "happy_sync": median("happy_sync", "resilience") / median("happy_sync", "tenacity"),
         "happy_async": median("happy_asyncio", "resilience") / median("happy_asyncio", "tenacity"),
         "open_async": median("open", "resilience (asyncio)")
@@ -677,6 +809,7 @@ def write_json(
     groups: dict[str, Group],
     found: dict[str, dict[str, float]],
     args: argparse.Namespace,
+    costs: dict[str, dict[str, float]],
 ) -> None:
     """Every figure of the run, with what it ran on."""
     data = {
@@ -699,6 +832,8 @@ def write_json(
         "ratios": found,
         "targets": TARGETS,
         "met": {setup: verdicts(ratios_) for setup, ratios_ in found.items()},
+        "limits_ns": costs,
+        "limit_targets_ns": LIMIT_TARGETS,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2) + "\n")
@@ -788,6 +923,7 @@ def run(args: argparse.Namespace) -> dict[str, Group]:
         "failure_sync": lambda: failure_group(is_async=False),
         "failure_asyncio": lambda: failure_group(is_async=True),
         "open": open_group,
+        "limits": limits_group,
         "classify": classify_group,
     }
     measured: dict[str, Group] = {}
@@ -860,7 +996,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.only:
         return 0
     found = {setup: ratios(groups, setup) for setup in SETUPS}
-    write_json(args.json, groups, found, args)
+    costs = {setup: limit_costs(groups, setup) for setup in SETUPS}
+    write_json(args.json, groups, found, args, costs)
     if not args.no_plots:
         plot_schedule(args.img / "backoff-schedule.png")
         plot_overhead(args.img / "overhead.png", groups)
@@ -873,6 +1010,22 @@ def main(argv: list[str] | None = None) -> int:
             f"targets {setup}: "
             + "  ".join(
                 f"{key}={found[setup][key]:.3f} (<= {TARGETS[key]} {'ok' if ok else 'MISSED'})"
+                for key, ok in met.items()
+            )
+        )
+    for setup in SETUPS:
+        if "otel_sdk" in found[setup]:
+            print(
+                f"otel {setup}: happy path with an OTelListener, x the hand-written floor: "
+                f"sdk={found[setup]['otel_sdk']:.3f} no_sdk={found[setup]['otel_no_sdk']:.3f}"
+            )
+        cost = costs[setup]
+        met = {key: cost[key] <= target for key, target in LIMIT_TARGETS.items()}
+        missed = missed or not all(met.values())
+        print(
+            f"limits {setup} "
+            + "  ".join(
+                f"{key}={cost[key]:.0f} (<= {LIMIT_TARGETS[key]:.0f} {'ok' if ok else 'MISSED'})"
                 for key, ok in met.items()
             )
         )

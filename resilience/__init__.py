@@ -17,12 +17,21 @@ if TYPE_CHECKING:
     from resilience.elements.backoff import Backoff
     from resilience.elements.breaker import Breaker, Circuit
     from resilience.elements.budget import Budget
+    from resilience.elements.concurrency import Concurrency
     from resilience.elements.fallback import Fallback
+    from resilience.elements.hedge import Hedge
+    from resilience.elements.rate_limit import RateLimit
     from resilience.elements.retry import Queue, Retry
     from resilience.elements.timeout import AttemptTimeout
     from resilience.engine.forms import Attempt
     from resilience.engine.policy import Policy
-    from resilience.errors import CircuitOpenError, ConfigError, ResilienceError
+    from resilience.errors import (
+        CircuitOpenError,
+        ConcurrencyLimitError,
+        ConfigError,
+        RateLimitedError,
+        ResilienceError,
+    )
     from resilience.stores.redis import RedisStorage
 
     __version__: str
@@ -37,11 +46,16 @@ __all__ = [
     "Circuit",
     "CircuitOpenError",
     "Classifier",
+    "Concurrency",
+    "ConcurrencyLimitError",
     "ConfigError",
     "Fallback",
+    "Hedge",
     "Policy",
     "PolicySet",
     "Queue",
+    "RateLimit",
+    "RateLimitedError",
     "RedisStorage",
     "ResilienceError",
     "Retry",
@@ -65,11 +79,16 @@ _HOMES = {
     "Circuit": "resilience.elements.breaker",
     "CircuitOpenError": "resilience.errors",
     "Classifier": "resilience.classify",
+    "Concurrency": "resilience.elements.concurrency",
+    "ConcurrencyLimitError": "resilience.errors",
     "ConfigError": "resilience.errors",
     "Fallback": "resilience.elements.fallback",
+    "Hedge": "resilience.elements.hedge",
     "Policy": "resilience.engine.policy",
     "PolicySet": "resilience.config",
     "Queue": "resilience.elements.retry",
+    "RateLimit": "resilience.elements.rate_limit",
+    "RateLimitedError": "resilience.errors",
     "RedisStorage": "resilience.stores.redis",
     "ResilienceError": "resilience.errors",
     "Retry": "resilience.elements.retry",

@@ -5,9 +5,16 @@
     Exception
     └── ResilienceError
         ├── ConfigError            a policy file or rule is wrong (names file, line, key path)
-        └── CircuitOpenError       also a pybreaker.CircuitBreakerError: a call was refused
-                                   because the circuit is open; never retried by the policy
-                                   that refused it, always handed to its fallback
+        ├── CircuitOpenError       also a pybreaker.CircuitBreakerError: a call was refused
+        │                          because the circuit is open
+        ├── ConcurrencyLimitError  a call was refused because ``Concurrency.limit`` calls
+        │                          were in flight for ``max_wait`` seconds
+        └── RateLimitedError       a call was refused by the rate limit; carries the seconds
+                                   to wait (``retry_after``)
+
+The three refusals are never retried by the policy that refused them and always handed to
+its fallback when it has one. A refusal by a policy nested inside another one's function is,
+for the outer policy, a failure like any other (see :mod:`resilience.catalogs.refusals`).
 
 Failures of the functions a policy wraps are never wrapped: when retries run out, the original
 exception propagates with a note saying which policy gave up, after how many attempts. (An
@@ -23,7 +30,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, cast
 
-__all__ = ["CircuitOpenError", "ConfigError", "ResilienceError", "circuit_open_error"]
+__all__ = [
+    "CircuitOpenError",
+    "ConcurrencyLimitError",
+    "ConfigError",
+    "RateLimitedError",
+    "ResilienceError",
+    "circuit_open_error",
+]
 
 
 class ResilienceError(Exception):
@@ -60,6 +74,71 @@ class ConfigError(ResilienceError):
         if where:
             text += f" ({', '.join(where)})"
         super().__init__(text)
+
+
+class ConcurrencyLimitError(ResilienceError):
+    """A call was refused because the policy's ``Concurrency.limit`` calls were in flight and
+    none ended within ``max_wait`` seconds. Never retried by that policy; always handed to its
+    fallback when there is one.
+
+    Built as ``ConcurrencyLimitError(policy, limit, max_wait)``; the message is written when
+    read (a refusal is on the path of every call refused under load).
+
+    Attributes:
+        policy: The name of the policy that refused the call.
+        limit: The calls allowed at once.
+        max_wait: The seconds the call waited for a slot.
+    """
+
+    @property
+    def policy(self) -> str:
+        """The name of the policy that refused the call."""
+        return cast(str, self.args[0])
+
+    @property
+    def limit(self) -> int:
+        """The calls allowed at once."""
+        return cast(int, self.args[1])
+
+    @property
+    def max_wait(self) -> float:
+        """The seconds the call waited for a slot."""
+        return cast(float, self.args[2])
+
+    def __str__(self) -> str:
+        waited = f" for {self.max_wait:g} s" if self.max_wait > 0 else ""
+        return (
+            f"policy {self.policy!r} refused the call: its {self.limit} concurrent calls were "
+            f"all in flight{waited}"
+        )
+
+
+class RateLimitedError(ResilienceError):
+    """A call was refused by the policy's rate limit. Never retried by that policy; always
+    handed to its fallback when there is one.
+
+    Built as ``RateLimitedError(policy, retry_after)``; the message is written when read.
+
+    Attributes:
+        policy: The name of the policy that refused the call.
+        retry_after: Seconds until the limit lets a call through again.
+    """
+
+    @property
+    def policy(self) -> str:
+        """The name of the policy that refused the call."""
+        return cast(str, self.args[0])
+
+    @property
+    def retry_after(self) -> float:
+        """Seconds until the limit lets a call through again."""
+        return max(0.0, cast(float, self.args[1]))
+
+    def __str__(self) -> str:
+        return (
+            f"policy {self.policy!r} is rate limited; the next call may go through in "
+            f"{self.retry_after:.3g} s"
+        )
 
 
 _made: list[type[Any]] = []

@@ -54,14 +54,21 @@ def test_run_measures_every_group_and_ends_with_the_ratios(
     for line, setup in zip(lines[-2:], ("service", "default"), strict=True):
         assert re.fullmatch(
             rf"ratios {setup} floor_sync=\d+\.\d{{3}} floor_async=\d+\.\d{{3}} "
-            r"failure=\d+\.\d{3} open=\d+\.\d{3}",
+            r"failure=\d+\.\d{3} open=\d+\.\d{3} rate=\d+\.\d{3}",
             line,
         )
     data = json.loads(target.read_text())
-    groups = {"happy_sync", "happy_asyncio", "failure_sync", "failure_asyncio", "open"}
+    groups = {"happy_sync", "happy_asyncio", "failure_sync", "failure_asyncio", "open", "limits"}
     for setup in ("service", "default"):
         assert {f"{setup}/{group}" for group in groups} <= set(data["groups"])
-        assert set(data["ratios"][setup]) >= {"floor_sync", "floor_async", "failure", "open"}
+        assert set(data["ratios"][setup]) >= {
+            "floor_sync",
+            "floor_async",
+            "failure",
+            "open",
+            "rate",
+        }
+        assert set(data["limits_ns"][setup]) == {"concurrency_ns", "rate_limit_ns"}
     for group in data["groups"].values():
         for stats in group["cases"].values():
             assert stats["rounds"] == 2
@@ -113,3 +120,32 @@ def test_contention_is_reproducible() -> None:
     again = contention.simulate("decorrelated", 30, 3, seed=7)
     assert first == again
     assert contention.simulate("none", 1, 1, seed=7).calls == 1  # alone, a client never fails
+
+
+def test_hedge_runs_both_policies_and_ends_with_the_p99s(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    hedge = _load("hedge")
+    args = ["--requests", "30", "--concurrency", "3", "--fast", "1", "--slow", "20"]
+    code = hedge.main([*args, "--delay", "5"])
+
+    assert code == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[-3].startswith("plain ")
+    assert out[-2].startswith("hedged ")
+    assert re.fullmatch(
+        r"hedge p99_plain=\d+\.\d p99_hedged=\d+\.\d ratio=\d+\.\d{3} extra_requests=-?\d+\.\d{3}",
+        out[-1],
+    )
+
+
+def test_the_rate_breaker_opens_at_a_steady_error_rate_and_the_consecutive_does_not(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    point = _load("rate_vs_consecutive")
+    assert point.main(["--seconds", "2", "--check"]) == 0
+    out = capsys.readouterr().out
+    assert "point holds" in out
+    steady = out.split("== ")[1]
+    assert "consecutive (fail_max=5)                       stayed closed" in steady
+    assert "opened at 0.099 s, call 100" in steady

@@ -114,7 +114,7 @@ PACKAGES = [
     pytest.param("asyncio.exceptions", False, "builtins", 6, id="asyncio"),
     pytest.param("asyncio.queues", False, "builtins", 2, id="asyncio.queues"),
     pytest.param("ssl", False, "builtins", 7, id="ssl"),
-    pytest.param("resilience.errors", False, "refusals", 3, id="resilience"),
+    pytest.param("resilience.errors", False, "refusals", 5, id="resilience"),
 ]
 
 

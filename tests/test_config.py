@@ -317,6 +317,12 @@ def test_offline_loading_checks_the_storage_but_keeps_breakers_in_memory() -> No
         config_module.load(bad, offline=True)
 
 
+def test_a_null_redis_url_is_a_config_error_at_its_key() -> None:
+    text = BASE + "breaker_storage:\n  redis: {url: null}\n"
+    with pytest.raises(ConfigError, match=r"^breaker_storage\.redis\.url: expected a redis://"):
+        load_policies(text)
+
+
 def test_breaker_storage_applies_to_every_breaker() -> None:
     text = BASE + (
         "breaker_storage:\n"
@@ -475,7 +481,8 @@ def test_a_default_that_clashes_with_a_policy_value_points_at_the_value() -> Non
             "    circuit: {",
             "policies.greengrass-discovery.circuit",
             14,
-            "unknown key 'circuit'. Allowed keys: retry, breaker, queue, fallback",
+            "unknown key 'circuit'. Allowed keys: retry, breaker, concurrency, rate_limit, hedge, "
+            "queue, fallback",
         ),
         (
             "jitter: full}",
@@ -549,7 +556,8 @@ def test_a_misspelt_choice_gets_a_hint(old: str, new: str, path: str, line: int,
             "version: 1\npolicies:\n  a: 5\n",
             "policies.a",
             3,
-            "expected a mapping with the keys retry, breaker, queue, fallback; got 5 (an integer)",
+            "expected a mapping with the keys retry, breaker, concurrency, rate_limit, hedge, "
+            "queue, fallback; got 5 (an integer)",
         ),
         (
             "version: 1\npolicies:\n  a: {retry: [1]}\n",

@@ -87,6 +87,10 @@ def test_check_prints_a_table_of_the_policies(
         "backoff",
         "budget",
         "breaker",
+        "concurrency",
+        "rate",
+        "limit",
+        "hedge",
         "queue",
         "fallback",
     ]

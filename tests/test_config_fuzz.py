@@ -17,7 +17,10 @@ KNOWN_KEYS = [
     "queue", "fallback", "attempts", "deadline", "attempt_timeout", "backoff", "initial",
     "maximum", "multiplier", "jitter", "action", "fail_max", "reset_timeout",
     "half_open_calls", "function", "on", "redis", "url", "namespace", "timeout",
-    "reconnect_interval", "codes", "statuses",
+    "reconnect_interval", "codes", "statuses", "concurrency", "rate_limit", "hedge", "limit",
+    "max_wait", "rate", "per", "burst", "shared", "delay", "max_extra",
+    "failure_rate", "window", "window_seconds", "min_calls", "slow_call_duration",
+    "slow_call_rate",
 ]  # fmt: skip
 CHOICES = [
     "none", "full", "equal", "decorrelated", "fallback", "retry", "raise", "retryable",
@@ -75,11 +78,39 @@ breaker = section(
         "fail_max": st.integers(-1, 5),
         "reset_timeout": seconds,
         "half_open_calls": st.integers(-1, 3),
+        "failure_rate": st.one_of(st.floats(-0.5, 1.5), st.integers(-1, 2)),
+        "window": st.integers(-1, 200),
+        "window_seconds": seconds,
+        "min_calls": st.integers(-1, 50),
+        "slow_call_duration": seconds,
+        "slow_call_rate": st.one_of(st.floats(-0.5, 1.5), st.integers(-1, 2)),
     }
 )
 fallback = st.one_of(choice, section({"function": choice, "on": st.lists(choice, max_size=3)}))
+concurrency = section({"limit": st.integers(-1, 5), "max_wait": seconds})
+rate_limit = section(
+    {
+        "rate": seconds,
+        "per": seconds,
+        "burst": st.one_of(st.none(), st.integers(-1, 5)),
+        "max_wait": seconds,
+        "shared": st.one_of(st.booleans(), choice),
+    }
+)
+hedge = section({"delay": seconds, "max_extra": st.integers(-1, 12)})
 body = st.one_of(
-    st.none(), section({"retry": retry, "queue": queue, "breaker": breaker, "fallback": fallback})
+    st.none(),
+    section(
+        {
+            "retry": retry,
+            "queue": queue,
+            "breaker": breaker,
+            "concurrency": concurrency,
+            "rate_limit": rate_limit,
+            "hedge": hedge,
+            "fallback": fallback,
+        }
+    ),
 )
 rule = st.one_of(
     choice,

@@ -8,9 +8,11 @@ page into a script, so classes a page defines are ``__main__.Name`` to the class
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
 from resilience.testing import no_wait
 
@@ -47,6 +49,21 @@ def test_block_extraction() -> None:
     ]
 
 
+@pytest.fixture(name="fresh_structlog")
+def _fresh_structlog() -> Iterator[None]:
+    """Each page starts as a reader's script does, with structlog not configured (a page's
+    ``capture_logs()`` leaves it configured); put back as it was afterwards."""
+    was_configured = structlog.is_configured()
+    saved = structlog.get_config()
+    structlog.reset_defaults()
+    yield
+    if was_configured:
+        structlog.configure(**saved)
+    else:
+        structlog.reset_defaults()
+
+
+@pytest.mark.usefixtures("fresh_structlog")
 @pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(DOCS.parent)) for p in PAGES])
 def test_page(page: Path) -> None:
     namespace: dict[str, object] = {"__name__": "__main__"}

@@ -53,12 +53,29 @@ _TARGET = re.compile(r"(?P<name>[A-Za-z0-9._-]+|\.)(?:\[(?P<extras>[^\]]*)\])?$"
 _WRONG_NAME = re.compile(r"(?<![\w./-])resilience\[|pip install ['\"]?resilience(?![\w-])")
 
 
+# After the target, on the same line: more distributions, `... opentelemetry-sdk prometheus-client`.
+_ALSO = re.compile(r"[ \t]+(?P<q>['\"]?)(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?P=q)(?=[\s`]|$)")
+
+
 def install_command(text: str) -> tuple[str, frozenset[str]]:
     """The page's install command, as it reads and as the extras it names."""
     match = _PIP.search(text)
     if match is None:
         return f"pip install {PYPROJECT['name']}", frozenset()
-    return match.group(0), parse_target(match.group("target"))
+    end = match.end()
+    while (more := _ALSO.match(text, end)) is not None:
+        end = more.end()
+    return text[match.start() : end], parse_target(match.group("target"))
+
+
+def also_installed(command: str) -> frozenset[str]:
+    """The distributions ``command`` installs beside this project (the names after the
+    target: ``pip install 'resilience-policies[otel]' opentelemetry-sdk``)."""
+    match = _PIP.match(command)
+    assert match is not None, command
+    return frozenset(
+        canonicalize_name(name.strip("'\"")) for name in command[match.end() :].split()
+    )
 
 
 def parse_target(target: str) -> frozenset[str]:
@@ -82,13 +99,17 @@ def _wanted(requirement: Requirement, extras: frozenset[str]) -> bool:
 
 
 @cache
-def installed_by(extras: frozenset[str]) -> frozenset[str]:
-    """The distributions that ``pip install resilience-policies[extras]`` installs.
+def installed_by(extras: frozenset[str], also: frozenset[str] = frozenset()) -> frozenset[str]:
+    """The distributions that ``pip install resilience-policies[extras] *also`` installs.
 
     This project's own requirements come from pyproject.toml (the checkout, not a stale
     install); those of its dependencies from their installed metadata, markers evaluated.
     """
-    requirements = [*PYPROJECT["dependencies"], *(r for e in sorted(extras) for r in EXTRAS[e])]
+    requirements = [
+        *PYPROJECT["dependencies"],
+        *(r for e in sorted(extras) for r in EXTRAS[e]),
+        *sorted(also),
+    ]
     found: set[str] = {NAME}
     todo = [Requirement(r) for r in requirements]
     seen: set[tuple[str, frozenset[str]]] = set()
@@ -190,7 +211,7 @@ def page_needs(text: str) -> dict[str, str]:
 def missing(text: str) -> list[str]:
     """What the page's code imports that its install command does not install."""
     command, extras = install_command(text)
-    installed = installed_by(extras)
+    installed = installed_by(extras, also_installed(command))
     problems = []
     for module, why in page_needs(text).items():
         if module in sys.stdlib_module_names or module == "__future__":
@@ -218,6 +239,12 @@ def test_install_command_is_the_first_pip_install_of_the_page() -> None:
     assert install_command("```console\n$ pip install -e '.[bench]'\n```")[1] == {"bench"}
     assert install_command("pip install . && resilience demo")[1] == frozenset()
     assert install_command("no command") == ("pip install resilience-policies", frozenset())
+    text = "`pip install 'resilience-policies[otel]' opentelemetry-sdk prometheus-client` then"
+    command, extras = install_command(text)
+    assert command == "pip install 'resilience-policies[otel]' opentelemetry-sdk prometheus-client"
+    assert extras == {"otel"}
+    assert also_installed(command) == {"opentelemetry-sdk", "prometheus-client"}
+    assert also_installed(install_command("pip install . && resilience demo")[0]) == frozenset()
     with pytest.raises(AssertionError, match="not this project"):
         install_command("pip install resilience[aws]")
     with pytest.raises(AssertionError, match="no extra"):
@@ -320,7 +347,7 @@ def run_page_alone(page: Path) -> Alone:
     blocks = [(line, code) for line, code, reason in python_blocks(text) if reason is None]
     if not blocks:
         return None
-    installed = installed_by(extras)
+    installed = installed_by(extras, also_installed(command))
     blocked = sorted(m for m, dists in distributions_of().items() if not dists & installed)
     job = {"blocked": blocked, "command": command, "page": str(page), "blocks": blocks}
     run = subprocess.run(

@@ -20,6 +20,7 @@ from resilience.elements.fallback import Fallback
 
 if TYPE_CHECKING:
     from resilience.elements.backoff import Backoff
+    from resilience.elements.breaker import Breaker
     from resilience.elements.retry import Retry
     from resilience.engine.policy import Policy
 
@@ -63,6 +64,51 @@ def _budget(retry: Retry | None) -> str:
     return text + (", shared" if budget.storage is not None else "")
 
 
+def _concurrency(policy: Policy) -> str:
+    spec = policy.concurrency
+    if spec is None:
+        return "-"
+    return f"{spec.limit} at once" + (f", wait {_seconds(spec.max_wait)}" if spec.max_wait else "")
+
+
+def _rate_limit(policy: Policy) -> str:
+    spec = policy.rate_limit
+    if spec is None:
+        return "-"
+    text = f"{spec.rate:g} per {_seconds(spec.per)}, burst {spec.size}"
+    if spec.max_wait:
+        text += f", wait {_seconds(spec.max_wait)}"
+    return text + (", shared" if spec.storage is not None else "")
+
+
+def _hedge(policy: Policy) -> str:
+    spec = policy.hedge
+    if spec is None:
+        return "-"
+    return f"+{spec.max_extra} after {_seconds(spec.delay)}"
+
+
+def _circuit(breaker: Breaker) -> str:
+    """The breaker column: ``5 fails, 30s open`` or ``50% of 100 calls (min 20), 30s open``."""
+    if breaker.failure_rate is None:
+        circuit = f"{breaker.fail_max} fails"
+    else:
+        if breaker.window_seconds is not None:
+            window = f"{_seconds(breaker.window_seconds)}"
+        else:
+            window = f"{breaker.window} calls"
+        circuit = f"{breaker.failure_rate:.0%} of {window} (min {breaker.min_calls})"
+        if breaker.slow_call_duration is not None:
+            circuit += (
+                f", slow > {_seconds(breaker.slow_call_duration)} at "
+                f"{breaker.slow_call_rate or 1.0:.0%}"
+            )
+    circuit += f", {_seconds(breaker.reset_timeout)} open"
+    if breaker.half_open_calls > 1:
+        circuit += f", {breaker.half_open_calls} trials"
+    return circuit
+
+
 def _row(policy: Policy) -> tuple[str, ...]:
     retry, breaker, queue, fallback = policy.retry, policy.breaker, policy.queue, policy.fallback
     attempts = str(retry.attempts) if retry else "1"
@@ -71,12 +117,7 @@ def _row(policy: Policy) -> tuple[str, ...]:
         _seconds(retry.attempt_timeout) if retry and retry.attempt_timeout is not None else "-"
     )
     backoff = _backoff(retry.backoff) if retry and retry.attempts > 1 else "-"
-    if breaker is None:
-        circuit = "-"
-    else:
-        circuit = f"{breaker.fail_max} fails, {_seconds(breaker.reset_timeout)} open"
-        if breaker.half_open_calls > 1:
-            circuit += f", {breaker.half_open_calls} trials"
+    circuit = "-" if breaker is None else _circuit(breaker)
     if queue is None or queue.action == "fallback":
         action = "fallback" if fallback is not None else "raise (no fallback)"
     elif queue.action == "retry":
@@ -102,6 +143,9 @@ def _row(policy: Policy) -> tuple[str, ...]:
         backoff,
         _budget(retry),
         circuit,
+        _concurrency(policy),
+        _rate_limit(policy),
+        _hedge(policy),
         action,
         handler,
     )
@@ -126,6 +170,9 @@ def cmd_check(args: argparse.Namespace) -> int:
             "backoff",
             "budget",
             "breaker",
+            "concurrency",
+            "rate limit",
+            "hedge",
             "queue",
             "fallback",
         )
@@ -213,6 +260,8 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     retry = policy.retry
     deadline = retry.deadline if retry else None
     print(f"policy {policy.name!r} ({source}), {args.samples} samples per wait")
+    if policy.breaker is not None:
+        print(f"breaker: {_circuit(policy.breaker)}")
     if retry is None or retry.attempts == 1:
         print("retryable failures: tried once, never retried")
     else:
@@ -221,6 +270,17 @@ def cmd_schedule(args: argparse.Namespace) -> int:
             f"\nretryable failures: {retry.attempts} attempts, {_backoff(retry.backoff)}{limit}\n"
         )
         print("\n".join(_table(retry.backoff, retry.attempts, deadline, args.samples)))
+    limits = [
+        f"{name}: {text}"
+        for name, text in (
+            ("concurrency", _concurrency(policy)),
+            ("rate limit", _rate_limit(policy)),
+            ("hedge", _hedge(policy)),
+        )
+        if text != "-"
+    ]
+    if limits:
+        print(f"\n{'; '.join(limits)} (every attempt, retries included)")
     queue = policy.queue
     if queue is not None and queue.action == "retry" and queue.attempts > 1:
         print(f"\nqueue-related failures: {queue.attempts} attempts, {_backoff(queue.backoff)}")

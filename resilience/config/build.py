@@ -1,8 +1,9 @@
 """Building a PolicySet from a parsed policy file, through the spec constructors.
 
 After the structure check (:mod:`.schema`), each policy body is deep-merged over
-``defaults`` and handed to ``Backoff``, ``Retry``, ``Queue``, ``Breaker``, ``Fallback``,
-``RedisStorage`` and the classifier's rule check: the constructors Python users call. Their
+``defaults`` and handed to ``Backoff``, ``Retry``, ``Queue``, ``Breaker``,
+``Concurrency``, ``RateLimit``, ``Hedge``, ``Fallback``, ``RedisStorage`` and the classifier's
+rule check: the constructors Python users call. Their
 errors (:class:`~resilience._spec.SpecError`) name the spec and the field at fault as
 attributes; here they become :class:`ConfigError` at the key path and line of that field.
 """
@@ -34,7 +35,10 @@ from resilience.config.sets import PolicySet
 from resilience.elements.backoff import Backoff
 from resilience.elements.breaker import Breaker
 from resilience.elements.budget import Budget
+from resilience.elements.concurrency import Concurrency
 from resilience.elements.fallback import Fallback
+from resilience.elements.hedge import Hedge
+from resilience.elements.rate_limit import RateLimit
 from resilience.elements.retry import Queue, Retry
 from resilience.engine.policy import Policy
 from resilience.errors import ConfigError
@@ -162,19 +166,37 @@ class _Builder:
             values["budget"] = self._budget(values["budget"], storage)
         return self._spec(Retry, values, ("retry",))
 
-    def _budget(self, section: Mapping[str, Any], storage: RedisStorage | None) -> Budget:
-        """``retry.budget``; ``shared: true`` keeps it in ``breaker_storage.redis``."""
-        at: KeyPath = ("retry", "budget")
+    def _shared(
+        self, section: Mapping[str, Any], storage: RedisStorage | None, at: KeyPath, what: str
+    ) -> dict[str, Any]:
+        """A section's values, with ``shared: true`` turned into ``breaker_storage.redis``."""
         values = _without_nulls(section)
         shared = values.pop("shared", False)
         if not isinstance(shared, bool):
             raise self._fail((*at, "shared"), f"expected true or false, got {describe(shared)}")
         if shared and self.data.get("breaker_storage") is None:
-            msg = "a shared budget lives in breaker_storage.redis, which this file does not set"
+            msg = f"a shared {what} lives in breaker_storage.redis, which this file does not set"
             raise self._fail((*at, "shared"), msg)
         if shared:
             values["storage"] = storage  # None when checked offline: in memory
-        return self._spec(Budget, values, at)
+        return values
+
+    def _required(self, section: Mapping[str, Any], at: KeyPath, key: str) -> dict[str, Any]:
+        """A section's values, which must set ``key`` (here or in ``defaults``)."""
+        values = _without_nulls(section)
+        if key not in values:
+            raise self._fail(at, f"missing the required key {key!r}")
+        return values
+
+    def _budget(self, section: Mapping[str, Any], storage: RedisStorage | None) -> Budget:
+        """``retry.budget``; ``shared: true`` keeps it in ``breaker_storage.redis``."""
+        at: KeyPath = ("retry", "budget")
+        return self._spec(Budget, self._shared(section, storage, at, "budget"), at)
+
+    def _rate_limit(self, section: Mapping[str, Any], storage: RedisStorage | None) -> RateLimit:
+        """``rate_limit``; ``shared: true`` keeps the bucket in ``breaker_storage.redis``."""
+        at: KeyPath = ("rate_limit",)
+        return self._spec(RateLimit, self._shared(section, storage, at, "rate limit"), at)
 
     def _queue(self, section: Mapping[str, Any]) -> Queue:
         values = dict(section)
@@ -207,7 +229,8 @@ class _Builder:
         return tuple(places)
 
     def _parts(self, merged: Mapping[str, Any], storage: RedisStorage | None) -> dict[str, Any]:
-        """The specs of one policy body: retry, queue, breaker and fallback."""
+        """The specs of one policy body: retry, queue, breaker, the limits, hedge and
+        fallback."""
         parts: dict[str, Any] = {}
         if "retry" in merged:
             parts["retry"] = self._retry(merged["retry"], storage)
@@ -216,6 +239,15 @@ class _Builder:
         if "breaker" in merged:
             values = {**merged["breaker"], "storage": storage}
             parts["breaker"] = self._spec(Breaker, values, ("breaker",))
+        if "concurrency" in merged:
+            values = self._required(merged["concurrency"], ("concurrency",), "limit")
+            parts["concurrency"] = self._spec(Concurrency, values, ("concurrency",))
+        if "rate_limit" in merged:
+            self._required(merged["rate_limit"], ("rate_limit",), "rate")
+            parts["rate_limit"] = self._rate_limit(merged["rate_limit"], storage)
+        if "hedge" in merged:
+            values = self._required(merged["hedge"], ("hedge",), "delay")
+            parts["hedge"] = self._spec(Hedge, values, ("hedge",))
         if "fallback" in merged:
             parts["fallback"] = self._fallback(merged["fallback"])
         return parts
@@ -228,8 +260,9 @@ class _Builder:
             return None
         at = ("breaker_storage", "redis")
         values = _without_nulls(section["redis"])
-        if "url" not in values:  # url: null (the schema only asks that the key be there)
-            raise self._fail((*at, "url"), "expected a redis:// URL, got null")
+        if "url" not in values:  # present but null: the structure check let it by
+            url = section["redis"].get("url")
+            raise self.document.error((*at, "url"), f"expected a redis:// URL, got {describe(url)}")
         storage = self._spec(RedisStorage, values, at)
         try:
             storage.client(connect=False)  # checks the URL's form and that redis is there

@@ -3,9 +3,10 @@ JSON Schema.
 
 Each section's keys are the fields of the spec it builds (``retry`` has ``Retry``'s, in the
 same order, with the same documentation and bounds), plus the few keys that exist in YAML
-only (``budget.shared``, ``fallback.function``). The structure check says which keys exist,
-which are required and which values must be mappings; the values themselves are checked by
-the spec constructors (:mod:`.build`), the one place that knows their bounds.
+only (``budget.shared``, ``rate_limit.shared``, ``fallback.function``). The structure check
+says which keys exist, which are required and which values must be mappings; the values
+themselves are checked by the spec constructors (:mod:`.build`), the one place that knows
+their bounds.
 """
 
 from __future__ import annotations
@@ -22,7 +23,10 @@ from resilience.config.reader import Document, KeyPath, describe, unknown_key
 from resilience.elements.backoff import Backoff
 from resilience.elements.breaker import Breaker
 from resilience.elements.budget import Budget
+from resilience.elements.concurrency import Concurrency
 from resilience.elements.fallback import CATEGORIES, ON
+from resilience.elements.hedge import Hedge
+from resilience.elements.rate_limit import RateLimit
 from resilience.elements.retry import Queue, Retry
 from resilience.stores.redis import RedisStorage
 
@@ -151,7 +155,38 @@ QUEUE = from_spec(
 BREAKER = from_spec(
     Breaker,
     "BreakerSection",
-    "When to stop calling a failing remote side, and when to try it again.",
+    "When to stop calling a failing remote side, and when to try it again: after fail_max "
+    "failures in a row (the default), or, with failure_rate, when the share of failures (or "
+    "slow calls) over a sliding window reaches it.",
+    defaults=Breaker(),
+)
+CONCURRENCY = from_spec(
+    Concurrency,
+    "ConcurrencySection",
+    "A bulkhead: at most `limit` attempts in flight at once; others wait up to `max_wait`. "
+    "`limit` must be set, here or in `defaults`.",
+)
+RATE_LIMIT = from_spec(
+    RateLimit,
+    "RateLimitSection",
+    "A token bucket: at most `rate` attempts every `per` seconds, in bursts of `burst`. "
+    "`rate` must be set, here or in `defaults`.",
+    extra={
+        "shared": Leaf(
+            Check(
+                "flag",
+                "Share the limit with every process, in breaker_storage.redis (which must be "
+                "set); false: each process has a limit of its own.",
+            ),
+            False,
+        )
+    },
+)
+HEDGE = from_spec(
+    Hedge,
+    "HedgeSection",
+    "Start another attempt of a slow async call after `delay`; the first success wins. "
+    "`delay` must be set, here or in `defaults`.",
 )
 FALLBACK = Section(
     "FallbackSection",
@@ -171,6 +206,9 @@ POLICY = Section(
     {
         "retry": Key(RETRY, "Without it a call is tried once."),
         "breaker": Key(BREAKER, "Without it nothing is broken."),
+        "concurrency": Key(CONCURRENCY, "Without it any number of calls run at once."),
+        "rate_limit": Key(RATE_LIMIT, "Without it calls start as often as they come."),
+        "hedge": Key(HEDGE, "Without it each attempt runs alone (async functions only)."),
         "queue": Key(QUEUE, "Queue-related failures."),
         "fallback": Key(
             Special("fallback", FALLBACK),

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from resilience._atomic import Counter
 from resilience._clock import wall
-from resilience._spec import SpecTypeError, check_fields, checked
+from resilience._spec import SpecTypeError, SpecValueError, check_fields, checked
 from resilience.categories import Category
 from resilience.errors import circuit_open_error
 from resilience.observe import StateChanged, events
@@ -42,6 +42,9 @@ __all__ = ["Breaker", "BreakerState", "Circuit", "CircuitBreaker"]
 BreakerState = Literal["closed", "open", "half-open"]
 RETRYABLE = Category.RETRYABLE
 
+#: The arguments of the failure-rate mode, beside ``failure_rate`` itself.
+RATE_FIELDS = ("window", "window_seconds", "min_calls", "slow_call_duration", "slow_call_rate")
+
 #: While the circuit stays open, its refusals reach the log at most this often (seconds).
 REPORT_EVERY = 60.0
 
@@ -50,23 +53,48 @@ REPORT_EVERY = 60.0
 class Breaker:
     """When to stop calling a failing remote side, and when to try it again.
 
+    Two modes: consecutive (the default: ``fail_max`` retryable failures in a row open the
+    circuit) and failure rate (set ``failure_rate``: the share of failures over a sliding
+    window opens it, resilience4j's way). Mixing their arguments is a ``ValueError``.
+
     Args:
-        fail_max: Consecutive retryable failures that open the circuit.
+        fail_max: Consecutive retryable failures that open the circuit (5 unless
+            ``failure_rate`` is set).
         reset_timeout: Seconds (or a ``timedelta``) the circuit stays open before it lets
             trial calls through (half-open).
-        half_open_calls: Trial calls allowed at a time while half-open; that many trial
-            successes in a row close the circuit, one retryable trial failure opens it again.
+        half_open_calls: Trial calls allowed while half-open. Consecutive mode: that many at a
+            time, and that many successes in a row close the circuit, one retryable trial
+            failure opens it again. Failure-rate mode: that many in all, and the circuit
+            closes only if their failure rate (and slow-call rate) stays under the threshold.
+        failure_rate: The share of retryable failures (from 0 excluded to 1) over the window
+            that opens the circuit: the failure-rate mode.
+        window: The window holds the last ``window`` calls (100 when neither window is set).
+        window_seconds: The window holds the calls of the last ``window_seconds`` seconds
+            (at least 1; not with ``window``).
+        min_calls: Calls the window must hold before its rates count (20); with ``window``,
+            at most ``window``.
+        slow_call_duration: Seconds (or a ``timedelta``) beyond which a call counts as slow;
+            ``None``: calls are never slow.
+        slow_call_rate: The share of slow calls over the window that opens the circuit
+            (1.0 when ``slow_call_duration`` is set).
         storage: Where the state lives; ``None`` keeps it in this process (each Policy
             object owns its circuit). A ``RedisStorage`` shares it across processes.
 
     Raises:
         TypeError: an argument has the wrong type.
-        ValueError: an argument is out of range; the message says what is allowed.
+        ValueError: an argument is out of range, or belongs to the other mode; the message
+            says what is allowed.
     """
 
-    fail_max: int = field(
-        default=5,
-        metadata=checked("count", "Consecutive retryable failures that open it.", minimum=1),
+    fail_max: int | None = field(
+        default=None,
+        metadata=checked(
+            "count",
+            "Consecutive retryable failures that open it (the default mode; 5 unless "
+            "failure_rate is set).",
+            minimum=1,
+            nullable=True,
+        ),
     )
     reset_timeout: float = field(
         default=30.0,
@@ -78,8 +106,67 @@ class Breaker:
         default=1,
         metadata=checked(
             "count",
-            "Trial calls at a time while half-open; that many successes close it.",
+            "Trial calls while half-open: at a time, that many successes closing it; with "
+            "failure_rate, in all, their rates deciding.",
             minimum=1,
+        ),
+    )
+    failure_rate: float | None = field(
+        default=None,
+        metadata=checked(
+            "number",
+            "Share of retryable failures over the window that opens it (failure-rate mode).",
+            minimum=0,
+            exclusive=True,
+            maximum=1,
+            nullable=True,
+            phrase="> 0 and <= 1, a share of calls",
+        ),
+    )
+    window: int | None = field(
+        default=None,
+        metadata=checked(
+            "count", "The window holds the last N calls (100 by default).", minimum=1, nullable=True
+        ),
+    )
+    window_seconds: float | None = field(
+        default=None,
+        metadata=checked(
+            "seconds",
+            "The window holds the calls of the last N seconds (not with window).",
+            minimum=1,
+            nullable=True,
+        ),
+    )
+    min_calls: int | None = field(
+        default=None,
+        metadata=checked(
+            "count",
+            "Calls the window must hold before its rates count (20).",
+            minimum=1,
+            nullable=True,
+        ),
+    )
+    slow_call_duration: float | None = field(
+        default=None,
+        metadata=checked(
+            "seconds",
+            "Seconds beyond which a call counts as slow; none: never slow.",
+            minimum=0,
+            exclusive=True,
+            nullable=True,
+        ),
+    )
+    slow_call_rate: float | None = field(
+        default=None,
+        metadata=checked(
+            "number",
+            "Share of slow calls over the window that opens it (1.0 with slow_call_duration).",
+            minimum=0,
+            exclusive=True,
+            maximum=1,
+            nullable=True,
+            phrase="> 0 and <= 1, a share of calls",
         ),
     )
     storage: BreakerStorage | None = field(
@@ -91,9 +178,15 @@ class Breaker:
         def __init__(
             self,
             *,
-            fail_max: int = ...,
+            fail_max: int | None = ...,
             reset_timeout: float | timedelta = ...,
             half_open_calls: int = ...,
+            failure_rate: float | None = ...,
+            window: int | None = ...,
+            window_seconds: float | timedelta | None = ...,
+            min_calls: int | None = ...,
+            slow_call_duration: float | timedelta | None = ...,
+            slow_call_rate: float | None = ...,
             storage: BreakerStorage | None = ...,
         ) -> None: ...
 
@@ -105,13 +198,73 @@ class Breaker:
                 f"(got {self.storage!r})"
             )
             raise SpecTypeError("Breaker", "storage", detail)
+        if self.failure_rate is None:
+            for name in RATE_FIELDS:
+                if getattr(self, name) is not None:
+                    detail = (
+                        "belongs to the failure-rate mode: set failure_rate too, or leave it "
+                        f"out (got {getattr(self, name)!r})"
+                    )
+                    raise SpecValueError("Breaker", name, detail)
+            if self.fail_max is None:
+                object.__setattr__(self, "fail_max", 5)
+            return
+        if self.fail_max is not None:
+            detail = (
+                f"can't be set with failure_rate (got {self.fail_max!r}): fail_max opens on "
+                "failures in a row, failure_rate on a share of the window; choose one"
+            )
+            raise SpecValueError("Breaker", "fail_max", detail)
+        if self.window is not None and self.window_seconds is not None:
+            detail = (
+                f"can't be set with window (got {self.window_seconds!r}): a window holds "
+                "either the last N calls (window) or the last N seconds (window_seconds)"
+            )
+            raise SpecValueError("Breaker", "window_seconds", detail)
+        if self.slow_call_rate is not None and self.slow_call_duration is None:
+            detail = (
+                f"needs slow_call_duration, which says what a slow call is "
+                f"(got {self.slow_call_rate!r})"
+            )
+            raise SpecValueError("Breaker", "slow_call_rate", detail)
+        if self.window is None and self.window_seconds is None:
+            object.__setattr__(self, "window", 100)
+        if self.min_calls is None:
+            object.__setattr__(self, "min_calls", 20)
+        if self.slow_call_duration is not None and self.slow_call_rate is None:
+            object.__setattr__(self, "slow_call_rate", 1.0)
+
+    @property
+    def mode(self) -> Literal["consecutive", "rate"]:
+        """``"consecutive"`` (``fail_max``) or ``"rate"`` (``failure_rate``)."""
+        return "consecutive" if self.failure_rate is None else "rate"
 
     def replace(self, **changes: Any) -> Breaker:
-        """A copy with some fields changed (and checked again)."""
-        return replace(self, **changes)
+        """A copy with some fields changed (and checked again). Setting ``failure_rate``
+        leaves the consecutive mode (and ``fail_max`` the failure-rate mode); setting one
+        kind of window drops the other."""
+        given = dict(changes)
+        if given.get("failure_rate") is not None:
+            given.setdefault("fail_max", None)
+        elif given.get("fail_max") is not None or (
+            "failure_rate" in given and given["failure_rate"] is None
+        ):
+            for name in (*RATE_FIELDS, "failure_rate"):
+                given.setdefault(name, None)
+        if given.get("window_seconds") is not None:
+            given.setdefault("window", None)
+        if given.get("window") is not None:
+            given.setdefault("window_seconds", None)
+        if "slow_call_duration" in given and given["slow_call_duration"] is None:
+            given.setdefault("slow_call_rate", None)
+        return replace(self, **given)
 
     def build(self, policy: str, observer: Observer) -> CircuitBreaker:
         """The live breaker of the policy called ``policy``."""
+        if self.failure_rate is not None:
+            from resilience.elements.rate_breaker import build  # noqa: PLC0415 - its own module
+
+            return build(self, policy, observer)
         if self.storage is None:
             store: BreakerStore = MemoryBreakerStore()
         else:
@@ -127,12 +280,14 @@ class CircuitBreaker:
     """
 
     __slots__ = (
+        "_fail_max",
         "_limit",
         "_observer",
         "_rejected",
         "_reported",
         "_reported_at",
         "_reset",
+        "_since",
         "_unlogged",
         "local",
         "mirrored",
@@ -154,7 +309,9 @@ class CircuitBreaker:
         self._observer = observer
         self._reset = spec.reset_timeout
         self._limit = spec.half_open_calls
-        self._rejected = Counter()  # refusals since the circuit last opened
+        self._fail_max = spec.fail_max or 5
+        self._rejected = Counter()  # every refusal (policy.stats())
+        self._since = 0  # the count when the circuit last opened
         self._reported = 0  # of which already logged
         self._reported_at = wall()
         self._unlogged = False  # refusals counted and not logged yet
@@ -250,7 +407,7 @@ class CircuitBreaker:
             self.store.release_trial()
             if self.store.trial_failed(now):
                 self._opened(now, trial=True)
-        elif self.store.fail(self.spec.fail_max, now):
+        elif self.store.fail(self._fail_max, now):
             self._opened(now, failures=self.store.failures)
 
     def cancelled(self, trial: bool) -> None:
@@ -265,12 +422,18 @@ class CircuitBreaker:
 
     # -- transitions ----------------------------------------------------------------------
 
-    def _opened(self, now: float, *, failures: int | None = None, trial: bool = False) -> None:
-        self._rejected = Counter()
-        self._reported = 0
+    def _opened(
+        self,
+        now: float,
+        *,
+        failures: int | None = None,
+        trial: bool = False,
+        rates: tuple[float | None, float | None] = (None, None),
+    ) -> None:
+        self._since = self._reported = self._rejected.value
         self._reported_at = now
         old: BreakerState = HALF_OPEN if trial else CLOSED
-        self._changed(old, OPEN, failures=failures, trial=trial)
+        self._changed(old, OPEN, failures=failures, trial=trial, rates=rates)
 
     def _changed(
         self,
@@ -280,8 +443,11 @@ class CircuitBreaker:
         failures: int | None = None,
         trial: bool = False,
         rejected: int = 0,
+        rates: tuple[float | None, float | None] = (None, None),
     ) -> None:
-        event = StateChanged(self.policy, old, new, self._reset, failures, trial, rejected)
+        event = StateChanged(
+            self.policy, old, new, self._reset, failures, trial, rejected, rates[0], rates[1]
+        )
         self._observer.state_change(event)
 
     def force(self, state: BreakerState) -> None:
@@ -294,9 +460,17 @@ class CircuitBreaker:
         elif old != state:
             self._changed(old, state, rejected=self._unreported() if old == OPEN else 0)
 
+    def refusals(self) -> int:
+        """Every call refused since the breaker was built."""
+        return self._rejected.value
+
     def view(self) -> Circuit:
         """The public view of this breaker."""
         return Circuit(self)
+
+    def window(self) -> tuple[int, int, int] | None:
+        """(calls, failures, slow calls) in the window; ``None`` in consecutive mode."""
+        return None
 
 
 class Circuit:
@@ -323,13 +497,35 @@ class Circuit:
 
     @property
     def failures(self) -> int:
-        """The run of retryable failures counted while closed."""
-        return self._breaker.store.failures
+        """Consecutive mode: the run of retryable failures counted while closed. Failure-rate
+        mode: the retryable failures in the window."""
+        window = self._breaker.window()
+        return self._breaker.store.failures if window is None else window[1]
+
+    @property
+    def calls(self) -> int | None:
+        """The calls in the window (failure-rate mode, while closed); ``None`` in
+        consecutive mode."""
+        window = self._breaker.window()
+        return None if window is None else window[0]
 
     @property
     def failure_rate(self) -> float | None:
-        """The failure rate over the window; ``None`` in consecutive mode."""
-        return None
+        """The share of retryable failures over the window (0.0 while it is empty);
+        ``None`` in consecutive mode."""
+        window = self._breaker.window()
+        if window is None:
+            return None
+        return window[1] / window[0] if window[0] else 0.0
+
+    @property
+    def slow_call_rate(self) -> float | None:
+        """The share of slow calls over the window (0.0 while it is empty); ``None`` in
+        consecutive mode."""
+        window = self._breaker.window()
+        if window is None:
+            return None
+        return window[2] / window[0] if window[0] else 0.0
 
     @property
     def opened_at(self) -> datetime | None:
@@ -342,7 +538,8 @@ class Circuit:
     @property
     def rejected(self) -> int:
         """Calls refused since the circuit last opened."""
-        return self._breaker._rejected.value
+        breaker = self._breaker
+        return breaker._rejected.value - breaker._since
 
     def open(self) -> None:
         """Open the circuit now (it half-opens after ``reset_timeout``)."""
@@ -354,6 +551,6 @@ class Circuit:
 
     def reset(self) -> None:
         """Back to the start: closed, no failures, no refusals counted."""
-        self._breaker.force(CLOSED)
-        self._breaker._rejected = Counter()
-        self._breaker._reported = 0
+        breaker = self._breaker
+        breaker.force(CLOSED)
+        breaker._since = breaker._reported = breaker._rejected.value

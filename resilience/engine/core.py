@@ -13,8 +13,9 @@ three moments of every attempt:
 
 Elements fill roles by what they offer: a *gate* has ``admit``/``succeeded``/``failed``/
 ``cancelled`` (and maybe ``veto``: a reason not to retry, ``aadmit``: an async admission that
-may wait); an *attempt wrapper* has ``wrap_async`` (the attempt timeout) or ``wrap_sync``; the
-retry planner, the budget and the fallback are asked at the decide moment. A new element is a
+may wait); an *attempt wrapper* has ``wrap_async`` (the attempt timeout) or ``wrap_sync``; a
+*hedge* has ``race`` (the async driver runs an attempt's hedges through it); the retry
+planner, the budget and the fallback are asked at the decide moment. A new element is a
 module with a spec whose ``build`` returns such an object: no driver changes.
 
 A :class:`Call` never holds an exception: a failed call leaves no reference cycle behind.
@@ -22,7 +23,9 @@ A :class:`Call` never holds an exception: a failed call leaves no reference cycl
 
 from __future__ import annotations
 
+import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -37,7 +40,33 @@ if TYPE_CHECKING:
     from resilience.elements.budget import Budgeting
     from resilience.elements.fallback import Fallback
 
-__all__ = ["Call", "Gate", "Pipeline", "add_note"]
+__all__ = ["Call", "Gate", "Pipeline", "add_note", "chaos_by_name", "pipelines_named"]
+
+# Every live pipeline (weakly), and the chaos contexts entered by policy name: a pipeline
+# built while one is entered (a policy file loaded in the middle of a test) gets it too.
+_registry_lock = threading.Lock()
+_pipelines: weakref.WeakSet[Pipeline] = weakref.WeakSet()
+_chaos_by_name: dict[str, list[Any]] = {}
+
+
+def pipelines_named(name: str) -> list[Pipeline]:
+    """The live pipelines of the policies called ``name``."""
+    with _registry_lock:
+        return [pipeline for pipeline in _pipelines if pipeline.name == name]
+
+
+def chaos_by_name(name: str, injector: Any, entered: bool) -> None:
+    """Note (``entered``) or forget a chaos context entered for the policies called ``name``,
+    for the pipelines built meanwhile."""
+    with _registry_lock:
+        stack = _chaos_by_name.setdefault(name, [])
+        if entered:
+            stack.append(injector)
+        else:
+            stack.remove(injector)
+            if not stack:
+                del _chaos_by_name[name]
+
 
 RETRYABLE = Category.RETRYABLE
 QUEUE = Category.QUEUE
@@ -86,11 +115,15 @@ class Pipeline:
     """A policy's elements, built once: what the drivers and forms run."""
 
     __slots__ = (
+        "__weakref__",
         "assess",
         "begins",
         "budget",
+        "chaos",
+        "count",
         "fallback",
         "gates",
+        "hedge",
         "name",
         "observer",
         "remote",
@@ -119,6 +152,8 @@ class Pipeline:
         )
         self.gates: tuple[Gate, ...] = tuple(e for e in elements if hasattr(e, "admit"))
         self.wrappers: tuple[Any, ...] = tuple(e for e in elements if hasattr(e, "wrap_async"))
+        #: Races the attempts of an async call (:mod:`resilience.elements.hedge`), or None.
+        self.hedge: Any = next((e for e in elements if hasattr(e, "race")), None)
         self.vetoes: tuple[Callable[[], str | None], ...] = tuple(
             g.veto for g in self.gates if hasattr(g, "veto")
         )
@@ -127,8 +162,17 @@ class Pipeline:
         self.begins: tuple[Callable[[], None], ...] = (budget.request,) if budget else ()
         self.fallback = fallback
         self.observer = observer
+        self.count = observer.counters.call  # every call, for policy.stats()
         self.retries = retries  # whether the policy retries at all (for the give-up event)
         self.timed = any(getattr(g, "timed", False) for g in self.gates)
+        #: Faults injected into every attempt while a ``resilience.testing.chaos`` context
+        #: is entered for this pipeline (read on every call: a plain attribute), or None.
+        self.chaos: Any = None
+        with _registry_lock:
+            _pipelines.add(self)
+            named = _chaos_by_name.get(name)
+            if named:
+                self.chaos = named[-1]
 
     def remote_now(self, failure: bool = True) -> bool:
         """Whether recording an outcome now (a failure, or a success if ``failure`` is
@@ -220,8 +264,7 @@ class Call:
         self.defaulted = not decided
         pipeline.failed(tokens, category, duration)
         observer = pipeline.observer
-        if observer.attempts:
-            observer.attempt_failed(self.attempts, category, exc, duration)
+        observer.attempt_failed(self.attempts, category, exc, duration)
         delay = pipeline.retrying.plan(self, category, hint)
         if delay is None:
             return None

@@ -26,9 +26,7 @@ def _record(pipeline: Pipeline, tokens: list[Any], exc: BaseException | None, be
     elif isinstance(exc, Exception):
         category = pipeline.classify(exc)[0]
         pipeline.failed(tokens, category, duration)
-        observer = pipeline.observer
-        if observer.attempts:
-            observer.attempt_failed(1, category, exc, duration)
+        pipeline.observer.attempt_failed(1, category, exc, duration)
     else:
         pipeline.cancelled(tokens)
 
@@ -49,6 +47,7 @@ class Guard:
         self._began = 0.0
 
     def __enter__(self) -> Guard:
+        self._pipeline.count()
         for begin in self._pipeline.begins:
             begin()
         self._tokens = self._pipeline.admit()
@@ -66,6 +65,7 @@ class Guard:
     async def __aenter__(self) -> Guard:
         from resilience.engine import aio  # noqa: PLC0415
 
+        self._pipeline.count()
         for begin in self._pipeline.begins:
             begin()
         self._tokens = await aio.admit(self._pipeline)
@@ -173,6 +173,7 @@ class Attempts:
         self._pipeline = pipeline
 
     def __iter__(self) -> Iterator[Attempt]:
+        self._pipeline.count()
         for begin in self._pipeline.begins:
             begin()
         call = Call(self._pipeline, time.monotonic())
@@ -190,6 +191,7 @@ class Attempts:
     async def __aiter__(self) -> AsyncIterator[Attempt]:
         import asyncio  # noqa: PLC0415
 
+        self._pipeline.count()
         for begin in self._pipeline.begins:
             begin()
         call = Call(self._pipeline, time.monotonic())

@@ -2,7 +2,10 @@
 
 ::
 
-    caller -> fallback -> retry (budget, hints) -> breaker -> attempt timeout -> fn
+    caller -> fallback -> retry (budget, hints) -> [hedge] -> breaker -> concurrency
+           -> rate limit -> attempt timeout -> fn
+
+(the hedge races each attempt with its hedges, each through the gates after it).
 
 A Policy is an immutable value. Building one builds its pipeline (:mod:`.core`): the live
 breaker (its state shared by every call through this Policy object), the budget, the
@@ -21,7 +24,10 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
 
 from resilience._spec import SpecTypeError, check_fields, checked
 from resilience.elements.breaker import Breaker, BreakerState, Circuit, CircuitBreaker
+from resilience.elements.concurrency import Concurrency
 from resilience.elements.fallback import Fallback, is_async_callable
+from resilience.elements.hedge import Hedge
+from resilience.elements.rate_limit import RateLimit
 from resilience.elements.retry import Queue, Retry, Retrying
 from resilience.elements.timeout import Timeout
 from resilience.engine import sync
@@ -31,6 +37,7 @@ from resilience.observe import Observer, check_listeners
 
 if TYPE_CHECKING:
     from resilience.classify import Classifier
+    from resilience.observe import Stats
 
 __all__ = ["Policy", "is_async_target"]
 
@@ -85,7 +92,7 @@ def is_async_target(fn: object, where: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Policy:
-    """A named resilience policy: retry with backoff, circuit breaking and fallback.
+    """A named resilience policy: retry with backoff, circuit breaking, limits and fallback.
 
     Use it as a decorator (``@policy``, sync and async functions alike), with
     ``policy.call(fn, ...)`` / ``await policy.acall(fn, ...)``, as ``with policy.guard():``
@@ -97,6 +104,9 @@ class Policy:
         name: Names the policy in events, notes and errors.
         retry: How retryable failures are retried; without it a call is tried once.
         breaker: Circuit breaking; none without it.
+        concurrency: At most so many attempts in flight at once (a bulkhead).
+        rate_limit: At most so many attempts a second (a token bucket).
+        hedge: Start another attempt of a slow async call (async functions only).
         fallback: A :class:`Fallback`, or a callable (with the default categories).
         queue: What to do with queue-related failures (default ``Queue()``: fallback).
         classifier: Decides each failure's category; the default classifier without it.
@@ -114,6 +124,21 @@ class Policy:
         default=None,
         kw_only=True,
         metadata=checked("spec", "Circuit breaking.", of=Breaker, nullable=True),
+    )
+    concurrency: Concurrency | None = field(
+        default=None,
+        kw_only=True,
+        metadata=checked("spec", "A bulkhead.", of=Concurrency, nullable=True),
+    )
+    rate_limit: RateLimit | None = field(
+        default=None,
+        kw_only=True,
+        metadata=checked("spec", "A rate limit.", of=RateLimit, nullable=True),
+    )
+    hedge: Hedge | None = field(
+        default=None,
+        kw_only=True,
+        metadata=checked("spec", "Hedged attempts.", of=Hedge, nullable=True),
     )
     fallback: Fallback | Callable[..., Any] | None = field(default=None, kw_only=True)
     queue: Queue | None = field(
@@ -152,6 +177,12 @@ class Policy:
         breaker = self.breaker.build(self.name, observer) if self.breaker else None
         if breaker is not None:
             elements.append(breaker)
+        if self.concurrency is not None:
+            elements.append(self.concurrency.build(self.name, observer))
+        if self.rate_limit is not None:
+            elements.append(self.rate_limit.build(self.name, observer))
+        if self.hedge is not None:
+            elements.append(self.hedge.build())
         retry = self.retry
         if retry is not None and retry.attempt_timeout is not None:
             elements.append(Timeout(retry.attempt_timeout, self.name))
@@ -177,6 +208,13 @@ class Policy:
         """The breaker's state and switches (``None`` without a breaker)."""
         return self._breaker.view() if self._breaker is not None else None
 
+    def stats(self) -> Stats:
+        """What this Policy object did since it was built: calls, failed attempts by
+        category, retries, give-ups by reason, refusals, fallbacks (counted in this process,
+        whatever the breaker's storage)."""
+        refused = sum(gate.refusals() for gate in self._pipeline.gates if hasattr(gate, "refusals"))
+        return self._pipeline.observer.counters.snapshot(refused)
+
     @property
     def breaker_state(self) -> BreakerState:
         """``"closed"``, ``"open"`` or ``"half-open"`` (``"closed"`` without a breaker)."""
@@ -195,6 +233,14 @@ class Policy:
             return cast(Callable[P, T], type(fn)(self(fn.__func__)))
         where = f"@{self.name}"
         is_async = is_async_target(fn, where)
+        if self.hedge is not None and not is_async:
+            msg = (
+                f"{where}: {getattr(fn, '__qualname__', fn)!r} is a sync function, and the "
+                "policy hedges: a hedged attempt must be cancellable when another one wins, "
+                "which only async functions are; decorate an async function, or use a "
+                "policy without hedge"
+            )
+            raise TypeError(msg)
         fallback = self.fallback
         if isinstance(fallback, Fallback):
             fallback.check_against(fn, where)
@@ -218,6 +264,13 @@ class Policy:
         """
         fallback = self.fallback
         is_async = is_async_target(fn, f"policy {self.name!r}: call()")
+        if self.hedge is not None:
+            msg = (
+                f"policy {self.name!r}: call() is for sync functions, and the policy hedges, "
+                f"which only async functions can be: await policy.acall("
+                f"{getattr(fn, '__qualname__', fn)}, ...) with an async function instead"
+            )
+            raise TypeError(msg)
         if is_async or (isinstance(fallback, Fallback) and fallback.is_async):
             msg = (
                 f"policy {self.name!r}: call() is for sync functions and fallbacks; "

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from resilience.elements.fallback import Fallback
     from resilience.observe import Observer, Outcome
 
-__all__ = ["attempt", "clock_for", "fall_back", "retry", "run", "wrap"]
+__all__ = ["attempt", "fall_back", "retry", "run", "starts_early", "wrap"]
 
 T = TypeVar("T")
 
@@ -51,8 +51,14 @@ class _Box:
 def wrap(pipeline: Pipeline, fn: Callable[..., T]) -> Callable[..., T]:
     """``fn`` with every call through the pipeline (the decorator's form)."""
     gates = pipeline.gates
-    if len(gates) == 1 and not pipeline.begins and not getattr(gates[0], "timed", False):
-        return _one_gate(pipeline, fn)
+    if len(gates) == 1 and not pipeline.begins and getattr(gates[0], "timed", False):
+        return _one_timed_gate(pipeline, fn)
+    if not pipeline.begins and not any(getattr(gate, "timed", False) for gate in gates):
+        if len(gates) == 1:
+            return _one_gate(pipeline, fn)
+        if len(gates) == 2:
+            return _two_gates(pipeline, fn)
+        return _gates(pipeline, fn)
 
     @functools.wraps(fn)
     def guarded(*args: Any, **kwargs: Any) -> T:
@@ -61,14 +67,10 @@ def wrap(pipeline: Pipeline, fn: Callable[..., T]) -> Callable[..., T]:
     return guarded
 
 
-def _no_clock() -> float:
-    return 0.0
-
-
-def clock_for(pipeline: Pipeline) -> Callable[[], float]:
-    """When the call's start is read on the happy path: with a deadline, which counts from
+def starts_early(pipeline: Pipeline) -> bool:
+    """Whether the call's start is read on the happy path: with a deadline, which counts from
     there; otherwise at the first failure (reading the clock costs a quarter of the call)."""
-    return _monotonic if pipeline.retrying.deadline is not None else _no_clock
+    return pipeline.retrying.deadline is not None
 
 
 def _one_gate(pipeline: Pipeline, fn: Callable[..., T]) -> Callable[..., T]:
@@ -78,13 +80,41 @@ def _one_gate(pipeline: Pipeline, fn: Callable[..., T]) -> Callable[..., T]:
     admit, succeeded, cancelled = gate.admit, gate.succeeded, gate.cancelled
     observer = pipeline.observer
     refuse = pipeline.fallback is None  # a refusal then ends the call as it is
-    clock = clock_for(pipeline)
+    early = starts_early(pipeline)
+    count = pipeline.count
+
+    def observed(args: Any, kwargs: Any) -> T:
+        # The same for listeners that asked for successes (on_call_end): timed, and every
+        # refusal goes through retry(), which tells them how the call ended.
+        count()
+        start = _monotonic()
+        try:
+            token = admit()
+        except ResilienceError as exc:
+            box = _Box(exc)
+            return retry(pipeline, fn, args, kwargs, box, None, start)
+        try:
+            result = fn(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - classified, then retried or re-raised
+            box = _Box(exc)
+        except BaseException:
+            cancelled(token)
+            _end(observer, "cancelled", 1, start)
+            raise
+        else:
+            succeeded(token, 0.0)
+            observer.call_end("success", 1, _monotonic() - start)
+            return result
+        return retry(pipeline, fn, args, kwargs, box, [token], start, _monotonic() - start)
 
     @functools.wraps(fn)
     def guarded(*args: Any, **kwargs: Any) -> T:
-        if observer.end:
+        if pipeline.chaos is not None:
             return run(pipeline, fn, args, kwargs)
-        start = clock()
+        if observer.end:
+            return observed(args, kwargs)
+        count()
+        start = _monotonic() if early else 0.0
         if refuse:
             token = admit()
         else:
@@ -108,8 +138,141 @@ def _one_gate(pipeline: Pipeline, fn: Callable[..., T]) -> Callable[..., T]:
     return guarded
 
 
+def _one_timed_gate(pipeline: Pipeline, fn: Callable[..., T]) -> Callable[..., T]:
+    # The same shape with a gate that judges durations (a breaker counting slow calls): each
+    # attempt is measured, and nothing else is added.
+    (gate,) = pipeline.gates
+    admit, succeeded, cancelled = gate.admit, gate.succeeded, gate.cancelled
+    observer = pipeline.observer
+    refuse = pipeline.fallback is None
+    early = starts_early(pipeline)
+    count = pipeline.count
+
+    @functools.wraps(fn)
+    def guarded(*args: Any, **kwargs: Any) -> T:
+        if observer.end or pipeline.chaos is not None:
+            return run(pipeline, fn, args, kwargs)  # timed and told, as listeners ask
+        count()
+        start = _monotonic() if early else 0.0
+        if refuse:
+            token = admit()
+        else:
+            try:
+                token = admit()
+            except ResilienceError as exc:
+                box = _Box(exc)
+                return retry(pipeline, fn, args, kwargs, box, None, start or _monotonic())
+        began = _clock()
+        try:
+            result = fn(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - classified, then retried or re-raised
+            duration = _clock() - began
+            box = _Box(exc)
+        except BaseException:
+            cancelled(token)
+            raise
+        else:
+            succeeded(token, _clock() - began)
+            return result
+        return retry(pipeline, fn, args, kwargs, box, [token], start or _monotonic(), duration)
+
+    return guarded
+
+
+def _two_gates(pipeline: Pipeline, fn: Callable[..., T]) -> Callable[..., T]:
+    # A breaker and a limit (or two limits), spelt out like _one_gate: a loop over the gates
+    # would cost more than the limit itself.
+    (first, second) = pipeline.gates
+    admit1, succeeded1, cancelled1 = first.admit, first.succeeded, first.cancelled
+    admit2, succeeded2, cancelled2 = second.admit, second.succeeded, second.cancelled
+    observer = pipeline.observer
+    refuse = pipeline.fallback is None  # a refusal then ends the call as it is
+    early = starts_early(pipeline)
+    count = pipeline.count
+
+    @functools.wraps(fn)
+    def guarded(*args: Any, **kwargs: Any) -> T:
+        if observer.end or pipeline.chaos is not None:
+            return run(pipeline, fn, args, kwargs)
+        count()
+        start = _monotonic() if early else 0.0
+        try:
+            token1 = admit1()
+            try:
+                token2 = admit2()
+            except BaseException:
+                cancelled1(token1)
+                raise
+        except ResilienceError as exc:
+            if refuse:
+                raise
+            box = _Box(exc)
+            return retry(pipeline, fn, args, kwargs, box, None, start or _monotonic())
+        try:
+            result = fn(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - classified, then retried or re-raised
+            box = _Box(exc)
+        except BaseException:
+            cancelled1(token1)
+            cancelled2(token2)
+            raise
+        else:
+            succeeded1(token1, 0.0)
+            succeeded2(token2, 0.0)
+            return result
+        return retry(pipeline, fn, args, kwargs, box, [token1, token2], start or _monotonic())
+
+    return guarded
+
+
+def _gates(pipeline: Pipeline, fn: Callable[..., T]) -> Callable[..., T]:
+    # Three gates or more (a breaker and both limits): the same shape, over bound methods.
+    gates = pipeline.gates
+    admits = tuple(gate.admit for gate in gates)
+    successes = tuple(gate.succeeded for gate in gates)
+    cancels = tuple(gate.cancelled for gate in gates)
+    observer = pipeline.observer
+    refuse = pipeline.fallback is None  # a refusal then ends the call as it is
+    early = starts_early(pipeline)
+    count = pipeline.count
+
+    @functools.wraps(fn)
+    def guarded(*args: Any, **kwargs: Any) -> T:
+        if observer.end or pipeline.chaos is not None:
+            return run(pipeline, fn, args, kwargs)
+        count()
+        start = _monotonic() if early else 0.0
+        tokens: list[Any] = []
+        try:
+            for admit in admits:
+                tokens.append(admit())
+        except BaseException as exc:
+            for cancel, token in zip(cancels, tokens, strict=False):
+                cancel(token)
+            if refuse or not isinstance(exc, ResilienceError):
+                raise
+            box = _Box(exc)
+            return retry(pipeline, fn, args, kwargs, box, None, start or _monotonic())
+        try:
+            result = fn(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - classified, then retried or re-raised
+            box = _Box(exc)
+        except BaseException:
+            for cancel, token in zip(cancels, tokens, strict=True):
+                cancel(token)
+            raise
+        else:
+            for succeeded, token in zip(successes, tokens, strict=True):
+                succeeded(token, 0.0)
+            return result
+        return retry(pipeline, fn, args, kwargs, box, tokens, start or _monotonic())
+
+    return guarded
+
+
 def run(pipeline: Pipeline, fn: Callable[..., T], args: Any, kwargs: Any) -> T:
     """Call ``fn(*args, **kwargs)`` through the pipeline."""
+    pipeline.count()
     for begin in pipeline.begins:
         begin()
     start = _monotonic()
@@ -138,6 +301,9 @@ def attempt(
     timed = pipeline.timed or pipeline.observer.end
     began = _clock() if timed else 0.0
     try:
+        chaos = pipeline.chaos
+        if chaos is not None:
+            chaos.inject()  # a fault or latency, as if from fn (resilience.testing.chaos)
         result = fn(*args, **kwargs)
     except Exception as failure:  # noqa: BLE001 - classified, then retried or re-raised
         return None, failure, tokens, _clock() - began if timed else 0.0

@@ -20,6 +20,7 @@ from typing import Any, Literal, Protocol
 
 from resilience.categories import Category
 from resilience.observe import events
+from resilience.observe.stats import Counters, Stats
 
 __all__ = [
     "AttemptFailed",
@@ -31,6 +32,7 @@ __all__ = [
     "Rejected",
     "RetryScheduled",
     "StateChanged",
+    "Stats",
     "add_listener",
     "remove_listener",
 ]
@@ -81,9 +83,11 @@ class GaveUp:
 class StateChanged:
     """A circuit went from ``old`` to ``new``.
 
-    ``failures`` is the run of failures that opened it (``None`` for other transitions),
-    ``trial`` whether a half-open trial call's failure opened it, and ``rejected`` how many
-    calls it refused while it was open (when it leaves the open state).
+    ``failures`` is the run of failures that opened it (``None`` for other transitions;
+    a failure-rate breaker: the failures in its window), ``trial`` whether half-open trial
+    calls opened it again, and ``rejected`` how many calls it refused while it was open (when
+    it leaves the open state). A failure-rate breaker that opens also gives the rates that
+    opened it: ``failure_rate`` and ``slow_call_rate``.
     """
 
     policy: str
@@ -93,6 +97,8 @@ class StateChanged:
     failures: int | None = None
     trial: bool = False
     rejected: int = 0
+    failure_rate: float | None = None
+    slow_call_rate: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,14 +222,22 @@ def check_listeners(listeners: Iterable[object]) -> tuple[object, ...]:
 
 # --- dispatch --------------------------------------------------------------------------------
 
-#: Listeners that raised, by id, so each is reported once.
-_reported: set[int] = set()
+#: Listeners that raised, so each is reported once: weakly held (a listener that is gone
+#: makes room for another at its address), by id for those that can't be.
+_reported: weakref.WeakSet[object] = weakref.WeakSet()
+_reported_ids: set[int] = set()
 
 
 def _failed(listener: object, method: str, exc: Exception) -> None:
-    if id(listener) in _reported:
-        return
-    _reported.add(id(listener))
+    with _lock:  # two threads failing in the same listener report it once
+        try:
+            if listener in _reported:
+                return
+            _reported.add(listener)
+        except TypeError:  # not weakly referenceable (a slotted class, say)
+            if id(listener) in _reported_ids:
+                return
+            _reported_ids.add(id(listener))
     events.listener_failed(type(listener).__qualname__, method, exc)
 
 
@@ -234,15 +248,26 @@ class Observer:
     ``end``, ``attempts`` and ``refusals`` say whether any listener wants ``on_call_end``,
     ``on_attempt_failed`` and ``on_rejected``: they are read on every call, so they are plain
     attributes, updated whenever the process-wide registry changes. An event object is
-    built only when some listener will receive it.
+    built only when some listener will receive it. ``counters`` counts the moments of every
+    call, for ``policy.stats()`` (refusals are counted by the refusing elements).
     """
 
-    __slots__ = ("__weakref__", "_handlers", "_own", "attempts", "end", "name", "refusals")
+    __slots__ = (
+        "__weakref__",
+        "_handlers",
+        "_own",
+        "attempts",
+        "counters",
+        "end",
+        "name",
+        "refusals",
+    )
 
     def __init__(self, name: str, own: tuple[object, ...]) -> None:
         self.name = name
         self._own = own
         self._handlers: dict[str, tuple[tuple[object, Any], ...]] = {}
+        self.counters = Counters()
         self.end = False
         self.attempts = False
         self.refusals = False
@@ -275,13 +300,15 @@ class Observer:
     def attempt_failed(
         self, attempt: int, category: Category, error: BaseException, duration: float
     ) -> None:
-        """An attempt failed (call only when :attr:`attempts`)."""
-        self._send(
-            "on_attempt_failed", AttemptFailed(self.name, attempt, category, error, duration)
-        )
+        """An attempt failed."""
+        self.counters.failure(category.value)
+        if self.attempts:
+            event = AttemptFailed(self.name, attempt, category, error, duration)
+            self._send("on_attempt_failed", event)
 
     def retry(self, attempt: int, wait: float, category: Category, error: BaseException) -> None:
         """Attempt ``attempt`` failed; the next one follows after ``wait`` seconds."""
+        self.counters.retry()
         events.retry_scheduled(self.name, attempt, wait, category, error)
         if self._handlers["on_retry"]:
             self._send("on_retry", RetryScheduled(self.name, attempt, wait, category, error))
@@ -296,6 +323,7 @@ class Observer:
         retrying: bool,
     ) -> None:
         """The policy gave up on a call."""
+        self.counters.give_up(reason)
         events.gave_up(self.name, attempts, elapsed, category, error, reason, retrying)
         if self._handlers["on_give_up"]:
             event = GaveUp(self.name, attempts, elapsed, category, error, reason, retrying)
@@ -307,15 +335,36 @@ class Observer:
         self._send("on_state_change", event)
 
     def rejected(self, by: str, remaining: float) -> None:
-        """A call was refused (call only when :attr:`refusals`)."""
+        """A call was refused by the ``by`` element (call only when :attr:`refusals`: the
+        elements count their refusals themselves, for ``policy.stats()``)."""
         self._send("on_rejected", Rejected(self.name, by, remaining))
 
     def fallback(self, category: Category | None, error: BaseException) -> None:
         """The fallback answers a call (``category`` ``None``: the call was refused)."""
+        self.counters.fallback()
         events.fallback_used(self.name, category, error)
         if self._handlers["on_fallback"]:
             self._send("on_fallback", FallbackUsed(self.name, category, error))
 
     def call_end(self, outcome: Outcome, attempts: int, duration: float) -> None:
         """A call ended (call only when :attr:`end`)."""
-        self._send("on_call_end", CallEnded(self.name, outcome, attempts, duration))
+        # Built field by field: a frozen dataclass's __init__ costs twice as much, and this
+        # is on the happy path.
+        event = _new(CallEnded)
+        _policy(event, self.name)
+        _outcome(event, outcome)
+        _attempts(event, attempts)
+        _duration(event, duration)
+        for listener, handler in self._handlers["on_call_end"]:
+            try:
+                handler(event)
+            except Exception as exc:  # noqa: BLE001 - a listener never breaks a call
+                _failed(listener, "on_call_end", exc)
+
+
+_new = object.__new__
+_slots: Any = CallEnded  # its slots' setters, looked up once
+_policy = _slots.policy.__set__
+_outcome = _slots.outcome.__set__
+_attempts = _slots.attempts.__set__
+_duration = _slots.duration.__set__

@@ -178,6 +178,10 @@ def state_changed(event: StateChanged) -> None:
             fields["cause"] = "half-open trial failed"
         else:
             fields["failures"] = event.failures
+        if event.failure_rate is not None:
+            fields["failure_rate"] = round(event.failure_rate, 4)
+        if event.slow_call_rate is not None:
+            fields["slow_call_rate"] = round(event.slow_call_rate, 4)
         emit(ERROR, "breaker.opened", policy=event.policy, **fields)
         return
     if event.rejected:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Final, Literal, Protocol, runtime_checkable
 
 __all__ = [
@@ -13,6 +14,7 @@ __all__ = [
     "BudgetStorage",
     "BudgetStore",
     "State",
+    "WindowStore",
 ]
 
 State = Literal["closed", "open", "half-open"]
@@ -74,6 +76,69 @@ class BreakerStore(Protocol):
 
     def force(self, state: State, now: float) -> None:
         """Put the circuit in ``state`` at once (operators and tests), counts cleared."""
+        ...  # pragma: no cover
+
+
+class WindowStore(Protocol):
+    """One circuit of a failure-rate breaker: its state, its sliding window while closed,
+    its trials while half-open. Every change is atomic.
+
+    Outcomes are codes: bit 1 a (retryable) failure, bit 2 a slow call. Times are
+    wall-clock seconds (:func:`resilience._clock.wall`), so freezegun moves them.
+    """
+
+    @property
+    def remote(self) -> bool:
+        """Whether the next operation may block on the network."""
+        ...  # pragma: no cover
+
+    @property
+    def snapshot(self) -> tuple[State, float | None]:
+        """The state and, when open or half-open, the time it opened."""
+        ...  # pragma: no cover
+
+    @property
+    def clean(self) -> bool:
+        """Whether one more fast success would change nothing (so needs no recording)."""
+        ...  # pragma: no cover
+
+    @property
+    def opened_with(self) -> tuple[int, int, int]:
+        """(calls, failures, slow calls) that last opened the circuit."""
+        ...  # pragma: no cover
+
+    def record(self, code: int, now: float) -> bool:
+        """Count one outcome while closed; ``True`` when it opened the circuit here and now
+        (a shared store may learn of it later, and say so to its listener)."""
+        ...  # pragma: no cover
+
+    def window(self, now: float) -> tuple[int, int, int]:
+        """(calls, failures, slow calls) in the window."""
+        ...  # pragma: no cover
+
+    def half_open(self, now: float, reset_timeout: float) -> bool:
+        """As :meth:`BreakerStore.half_open`."""
+        ...  # pragma: no cover
+
+    def take_trial(self, limit: int, lease: float) -> bool:
+        """Take one of the ``limit`` trials of this half-open spell."""
+        ...  # pragma: no cover
+
+    def release_trial(self) -> None:
+        """A trial ended without an outcome: its slot is free again."""
+        ...  # pragma: no cover
+
+    def trial(self, code: int, now: float) -> State | None:
+        """Count a trial's outcome; the state it moved the circuit to, if it did."""
+        ...  # pragma: no cover
+
+    def force(self, state: State, now: float) -> None:
+        """Put the circuit in ``state`` at once, counts cleared."""
+        ...  # pragma: no cover
+
+    def listen(self, changed: Callable[[State, State, float], None]) -> None:
+        """Call ``changed(old, new, now)`` when the circuit changes state out of sight of
+        :meth:`record` (a shared store learning what its flushes did)."""
         ...  # pragma: no cover
 
 

@@ -1,4 +1,5 @@
-"""Testing support: make policies skip their sleeps, keeping their attempt counts.
+"""Testing support: make policies skip their sleeps, keeping their attempt counts; inject
+faults and latency into a policy's attempts (:func:`chaos`).
 
 ``resilience.testing.no_wait()`` is a context manager (``with`` and ``async with``). The pytest
 plugin :mod:`resilience.testing.pytest_plugin`, registered through the ``pytest11`` entry
@@ -14,8 +15,9 @@ import time obey it too. Breaker time is wall-clock time and moves with freezegu
 from __future__ import annotations
 
 from resilience._state import set_no_wait, skip_sleeps
+from resilience.testing.chaos import Chaos, chaos
 
-__all__ = ["no_wait", "no_wait_active"]
+__all__ = ["Chaos", "chaos", "no_wait", "no_wait_active"]
 
 
 def no_wait() -> _NoWait:

@@ -66,7 +66,7 @@ def test_budget_mistakes_name_the_key(budget: str, message: str) -> None:
 @pytest.mark.parametrize(
     ("redis", "message"),
     [
-        ("{url: null}", "breaker_storage.redis.url: expected a redis:// URL, got null"),
+        ("{url: null}", "breaker_storage.redis.url: expected a redis:// URL, got nothing (null)"),
         ("{url: 'redis://h/0', cluster: maybe}", "breaker_storage.redis.cluster: "),
         ("{url: 'redis://h/0', refresh_interval: 0}", "refresh_interval: must be > 0 (got 0)"),
     ],

@@ -380,6 +380,17 @@ class Link:
             found = self._scripts.setdefault(source, Script(source))
         return found
 
+    def register_script(self, source: str) -> Callable[..., Any]:
+        """As redis-py's ``register_script`` (call it with ``keys=`` and ``args=``), on this
+        link's client made at the first call, so that building a store never talks to Redis
+        (a cluster client does as it is made)."""
+        script = self.script(source)
+
+        def run(keys: Sequence[str] = (), args: Sequence[Any] = ()) -> Any:
+            return script(self.client, keys, args)
+
+        return run
+
     def run(self, op: Callable[[Any], T], policy: str, component: str) -> tuple[bool, T | None]:
         """``op(client)`` if Redis may be used now: ``(True, its result)``, or ``(False,
         None)`` when Redis is left alone or failed (then noted by ``component`` of

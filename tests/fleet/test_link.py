@@ -52,3 +52,21 @@ def test_run_fails_over_once(namespace: str, events: list[dict[str, Any]]) -> No
     assert not link.pending()  # nothing is tried before reconnect_interval
     (warning,) = named(events, "storage.unavailable")
     assert warning["component"] == "limiter"
+
+
+def test_every_shared_element_builds_on_a_cluster_nobody_answers(
+    namespace: str, events: list[dict[str, Any]]
+) -> None:
+    from resilience import Breaker, Budget, Policy, RateLimit, Retry
+
+    storage = RedisStorage(url=f"redis+cluster://127.0.0.1:{free_port()}", namespace=namespace)
+    policies = [
+        Policy("consecutive", breaker=Breaker(storage=storage)),
+        Policy("rate", breaker=Breaker(failure_rate=0.5, storage=storage)),
+        Policy("limited", rate_limit=RateLimit(rate=100, storage=storage)),
+        Policy("budgeted", retry=Retry(budget=Budget(storage=storage))),
+    ]
+    assert events == []  # built: nothing asked of Redis
+    for policy in policies:
+        assert policy.call(lambda: "ok") == "ok"  # Redis can't be reached: in process
+    assert len(named(events, "storage.unavailable")) == 1

@@ -12,7 +12,9 @@ seconds, starting ``--before`` seconds in, when it answers 503. ``--clients`` th
   retry=retry_if_exception_type(HTTPError), reraise=True)``;
 - ``resilience``: ``Policy(retry=Retry(attempts=3, budget=Budget(ratio=0.1)))``, the budget
   otherwise at its defaults (10 s window, 1 retry/s reserve), shared by the clients (one
-  policy, as one process).
+  policy, as one process);
+- ``shared``: the same, with the budget in a private ``redis-server``
+  (``Budget(ratio=0.1, storage=RedisStorage(...))``), as a fleet shares it.
 
 Backoffs are small (2 ms to 10 ms) so that it runs quickly. Amplification is the number of
 requests reaching the service while it is down, over the number of calls started while it
@@ -21,11 +23,11 @@ most 1.1 plus what the calls made before the outage (still in the budget's windo
 
 Part 2, the price of a shared breaker: microseconds per successful call through
 ``Policy(breaker=Breaker())`` with memory storage and with ``RedisStorage`` against a private
-``redis-server`` (started on a free port, and skipped with a message when it isn't
-installed). A closed circuit costs one round trip to Redis per call (``MGET`` of its state and
-failure counter); the rest is redis-py.
+``redis-server`` (started on a free port; both Redis parts are skipped with a message when it
+isn't installed). A closed circuit is read from the process's mirror, kept current by
+pub/sub: no round trip (``benchmarks/fleet.py`` measures the rest of a fleet's costs).
 
-The last line reads ``amplification none=A tenacity=B resilience=C``.
+The last line reads ``amplification none=A tenacity=B resilience=C shared=D``.
 """
 
 from __future__ import annotations
@@ -95,8 +97,8 @@ def fetch(url: str) -> bytes:
         return body
 
 
-def scenario(name: str, url: str) -> Callable[[], object]:
-    """One call of ``url`` the way ``name`` makes it."""
+def scenario(name: str, url: str, redis_url: str | None = None) -> Callable[[], object]:
+    """One call of ``url`` the way ``name`` makes it (``shared``: the budget in Redis)."""
     if name == "none":
         return lambda: fetch(url)
     if name == "tenacity":
@@ -108,15 +110,22 @@ def scenario(name: str, url: str) -> Callable[[], object]:
         )
         return lambda: retrying(fetch, url)
     backoff = Backoff(initial=0.002, maximum=0.01)
-    policy = Policy("outage", retry=Retry(attempts=3, backoff=backoff, budget=Budget(ratio=0.1)))
+    storage = None
+    if name == "shared":
+        assert redis_url is not None
+        storage = RedisStorage(url=redis_url, namespace=f"outage-{time.monotonic_ns()}")
+    budget = Budget(ratio=0.1, storage=storage)
+    policy = Policy("outage", retry=Retry(attempts=3, backoff=backoff, budget=budget))
     return lambda: policy.call(fetch, url)
 
 
-def amplification(name: str, args: argparse.Namespace) -> tuple[float, int, int]:
+def amplification(
+    name: str, args: argparse.Namespace, redis_url: str | None = None
+) -> tuple[float, int, int]:
     """Requests reaching the service while it is down / calls started while it is down."""
     service = Service()
     try:
-        call = scenario(name, service.url)
+        call = scenario(name, service.url, redis_url)
         starts: list[float] = []
         start = time.monotonic()
         service.down_at = start + args.before
@@ -197,20 +206,19 @@ def per_call(policy: Policy, number: int, rounds: int = 5) -> float:
     return statistics.median(samples)
 
 
-def breaker_cost(number: int) -> None:
-    with tempfile.TemporaryDirectory() as directory:
-        started = start_redis(directory)
-        if started is None:
-            print("breaker cost: skipped (redis-server is not installed; apt install redis-server)")
-            return
-        process, url = started
-        try:
-            memory = per_call(Policy("memory", breaker=Breaker()), number)
-            storage = RedisStorage(url=url, namespace="bench")
-            redis = per_call(Policy("redis", breaker=Breaker(storage=storage)), number)
-        finally:
-            process.kill()
-            process.wait()
+def breaker_cost(number: int, url: str | None) -> None:
+    if url is None:
+        print("breaker cost: skipped (redis-server is not installed; apt install redis-server)")
+        return
+    memory = per_call(Policy("memory", breaker=Breaker()), number)
+    storage = RedisStorage(url=url, namespace="bench")
+    shared = Policy("redis", breaker=Breaker(storage=storage))
+    shared.call(lambda: None)
+    for _ in range(1000):  # the mirror is current once the subscription is live
+        if storage.link().watch.synced:
+            break
+        time.sleep(0.005)
+    redis = per_call(shared, number)
     print(f"breaker cost per successful call ({number} calls x 5 rounds, median):")
     print(f"  memory storage   {memory:8.2f} us")
     print(f"  Redis storage    {redis:8.2f} us  (+{redis - memory:.1f} us, local redis-server)")
@@ -229,20 +237,30 @@ def main() -> None:
     # give-up, thousands here) off the console.
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.CRITICAL))
 
-    breaker_cost(args.redis_calls)
-    print(
-        f"\n{args.clients} clients x {args.calls} calls, one every {args.interval * 1000:g} ms; "
-        f"the service is down from {args.before:g} s for {args.down:g} s"
-    )
-    results = {}
-    for name in ("none", "tenacity", "resilience"):
-        ratio, hits, calls = amplification(name, args)
-        results[name] = ratio
-        print(f"  {name:<11} {calls:5d} calls during the outage, {hits:5d} requests: x{ratio:.2f}")
-    print(
-        f"amplification none={results['none']:.2f} tenacity={results['tenacity']:.2f} "
-        f"resilience={results['resilience']:.2f}"
-    )
+    with tempfile.TemporaryDirectory() as directory:
+        started = start_redis(directory)
+        url = None if started is None else started[1]
+        try:
+            breaker_cost(args.redis_calls, url)
+            print(
+                f"\n{args.clients} clients x {args.calls} calls, one every "
+                f"{args.interval * 1000:g} ms; the service is down from {args.before:g} s for "
+                f"{args.down:g} s"
+            )
+            results = {}
+            names = ["none", "tenacity", "resilience"] + (["shared"] if url else [])
+            for name in names:
+                ratio, hits, calls = amplification(name, args, url)
+                results[name] = ratio
+                print(
+                    f"  {name:<11} {calls:5d} calls during the outage, {hits:5d} requests: "
+                    f"x{ratio:.2f}"
+                )
+        finally:
+            if started is not None:
+                started[0].kill()
+                started[0].wait()
+    print(" ".join(["amplification", *(f"{name}={ratio:.2f}" for name, ratio in results.items())]))
 
 
 if __name__ == "__main__":

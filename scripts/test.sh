@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Installs everything the tests need on a fresh Debian machine, then runs every test.
-# Servers the integration tests start themselves (Mosquitto, Redis) come from Debian.
+# Servers the integration tests start themselves (Mosquitto, Redis and a Redis Cluster) come
+# from Debian.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_apt+=(mosquitto)
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+# redis-cli makes the test cluster (redis-cli --cluster create)
+command -v redis-cli >/dev/null 2>&1 || need_apt+=(redis-tools)
 if [ ${#need_apt[@]} -gt 0 ]; then
     if [ "$(id -u)" -eq 0 ]; then
         apt-get update -qq

@@ -17,7 +17,6 @@ from resilience.config.loading import load
 from resilience.config.process import ENV_VAR
 from resilience.config.sets import PolicySet
 from resilience.elements.fallback import Fallback
-from resilience.stores.redis import mask_url
 
 if TYPE_CHECKING:
     from resilience.elements.backoff import Backoff
@@ -157,7 +156,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     policies = _load(args.file)
     rules = len(policies.classifier.rules)
     storage = policies.breaker_storage
-    where = "memory" if storage is None else f"Redis {mask_url(storage.url)} ({storage.namespace})"
+    where = "memory" if storage is None else f"Redis {storage.shown} ({storage.namespace})"
     print(
         f"{args.file}: {len(policies)} {'policy' if len(policies) == 1 else 'policies'}, "
         f"{rules} classify rule{'' if rules == 1 else 's'}, breaker state in {where}"

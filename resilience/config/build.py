@@ -265,7 +265,7 @@ class _Builder:
             raise self.document.error((*at, "url"), f"expected a redis:// URL, got {describe(url)}")
         storage = self._spec(RedisStorage, values, at)
         try:
-            storage.client()  # no connection yet: checks the URL's form and that redis is there
+            storage.client(connect=False)  # checks the URL's form and that redis is there
         except SpecError as exc:
             raise self._spec_error(exc, at, {}) from exc
         except ImportError as exc:

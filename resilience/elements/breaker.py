@@ -290,6 +290,7 @@ class CircuitBreaker:
         "_since",
         "_unlogged",
         "local",
+        "mirrored",
         "policy",
         "spec",
         "store",
@@ -303,6 +304,8 @@ class CircuitBreaker:
         self.policy = policy
         self.store = store
         self.local = isinstance(store, MemoryBreakerStore)  # never blocks on the network
+        # Shared, and read from a local mirror while healthy: ``remote`` says when not.
+        self.mirrored = bool(getattr(store, "mirrored", False))
         self._observer = observer
         self._reset = spec.reset_timeout
         self._limit = spec.half_open_calls
@@ -315,8 +318,14 @@ class CircuitBreaker:
 
     @property
     def remote(self) -> bool:
-        """Whether the next operation may block on the network."""
+        """Whether admitting, or recording a success, may block on the network now."""
         return self.store.remote
+
+    @property
+    def remote_failure(self) -> bool:
+        """Whether recording a failure may block on the network now (a shared store writes
+        failures, and may answer the rest from a local mirror)."""
+        return bool(getattr(self.store, "remote_failure", self.store.remote))
 
     # -- admit ----------------------------------------------------------------------------
 

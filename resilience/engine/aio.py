@@ -63,16 +63,13 @@ def wrap(pipeline: Pipeline, fn: Callable[..., Awaitable[T]]) -> Callable[..., A
     """``fn`` with every call through the pipeline (the decorator's form)."""
     attempt = attempt_for(pipeline, fn)
     gates = pipeline.gates
-    if (
-        gates
-        and all(getattr(gate, "local", False) for gate in gates)
-        and not pipeline.begins
-        and not pipeline.timed  # the spelt-out shapes record no durations
-        and pipeline.hedge is None
-    ):
-        if len(gates) == 1:
+    if gates and not pipeline.begins and not pipeline.timed and pipeline.hedge is None:
+        # (the spelt-out shapes record no durations)
+        local = all(getattr(gate, "local", False) for gate in gates)
+        if len(gates) == 1 and (local or getattr(gates[0], "mirrored", False)):
             return functools.wraps(fn)(_one_gate(pipeline, attempt))
-        return functools.wraps(fn)(_local_gates(pipeline, attempt))
+        if local:
+            return functools.wraps(fn)(_local_gates(pipeline, attempt))
 
     @functools.wraps(fn)
     async def guarded(*args: Any, **kwargs: Any) -> T:
@@ -85,8 +82,11 @@ def _one_gate(
     pipeline: Pipeline, attempt: Callable[..., Awaitable[T]]
 ) -> Callable[..., Awaitable[T]]:
     # The most common shape (a breaker in memory, with or without retries), spelt out: it is
-    # what every successful call costs. The gate is local: it never blocks the event loop.
+    # what every successful call costs. The gate is local: it never blocks the event loop;
+    # or mirrored (a shared breaker): local while ``remote`` says so, asked before each step.
     (gate,) = pipeline.gates
+    mirrored = not getattr(gate, "local", False)
+    probe: Any = getattr(gate, "store", gate)  # a mirrored gate's store says when it is remote
     admit_one, succeeded_one, cancelled_one = gate.admit, gate.succeeded, gate.cancelled
     observer = pipeline.observer
     refuse = pipeline.fallback is None  # a refusal then ends the call as it is
@@ -94,7 +94,7 @@ def _one_gate(
     count = pipeline.count
 
     async def guarded(*args: Any, **kwargs: Any) -> T:
-        if observer.end or pipeline.chaos is not None:
+        if observer.end or pipeline.chaos is not None or (mirrored and probe.remote):
             return await run(pipeline, attempt, args, kwargs)
         count()
         start = _monotonic() if early else 0.0
@@ -119,7 +119,10 @@ def _one_gate(
             cancelled_one(token)
             raise
         else:
-            succeeded_one(token, 0.0)
+            if mirrored and probe.remote:  # the shared state changed meanwhile
+                await asyncio.to_thread(succeeded_one, token, 0.0)
+            else:
+                succeeded_one(token, 0.0)
             return result
         return await retry(pipeline, attempt, args, kwargs, box, [token], start or _monotonic())
 

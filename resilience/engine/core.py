@@ -174,10 +174,16 @@ class Pipeline:
             if named:
                 self.chaos = named[-1]
 
-    def remote_now(self) -> bool:
-        """Whether recording an outcome now may block on the network."""
+    def remote_now(self, failure: bool = True) -> bool:
+        """Whether recording an outcome now (a failure, or a success if ``failure`` is
+        false) may block on the network. A gate may say so apart for failures
+        (``remote_failure``: a shared breaker writes failures, reads successes locally)."""
+        if not failure:
+            return any(g.remote for g in self.gates)
         budget = self.budget
-        return any(g.remote for g in self.gates) or (budget is not None and budget.remote)
+        return any(getattr(g, "remote_failure", g.remote) for g in self.gates) or (
+            budget is not None and budget.remote
+        )
 
     # -- admit and record, for every gate -------------------------------------------------------
 

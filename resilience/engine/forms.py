@@ -85,7 +85,7 @@ class Guard:
         pipeline = self._pipeline
         if isinstance(exc, Exception) and aio.cancelling():
             await aio.cancelled(pipeline, self._tokens)  # not a failure of the block
-        elif pipeline.remote_now():
+        elif pipeline.remote_now(failure=exc is not None):
             await asyncio.to_thread(_record, pipeline, self._tokens, exc, self._began)
         else:
             _record(pipeline, self._tokens, exc, self._began)
@@ -155,7 +155,7 @@ class Attempt:
         if isinstance(exc, Exception) and aio.cancelling():
             await aio.cancelled(pipeline, self._tokens)
             return False  # never retried while the task is being cancelled
-        if pipeline.remote_now():
+        if pipeline.remote_now(failure=exc is not None):
             swallowed: bool = await asyncio.to_thread(self.__exit__, exc_type, exc, tb)
             return swallowed
         return self.__exit__(exc_type, exc, tb)

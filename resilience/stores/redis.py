@@ -1,106 +1,55 @@
 """State shared by a fleet in Redis: breakers and retry budgets.
 
-``RedisStorage(url=..., namespace=...)`` makes, for each policy, a breaker store and a budget
-store in Redis. Every key of one policy shares the hash tag ``{<namespace>:<policy>}``:
-the circuit is the hash ``{ns:policy}:breaker`` (``state``, ``failures``, ``opened_at``,
-``successes``), its half-open trial slots are leases ``{ns:policy}:trial:<slot>``
-(``SET NX PX``), the budget is the hash ``{ns:policy}:budget``. Each change is one Lua script,
-so it is atomic for the whole fleet and, the keys sharing a slot, works on Redis Cluster.
+``RedisStorage(url=..., namespace=...)`` makes, for each policy, a breaker store
+(:mod:`.redis_breaker`) and a budget store in Redis. Every key of one policy shares the hash
+tag ``{<namespace>:<policy>}`` (:meth:`RedisStorage.key`), so every multi-key command and
+script works on Redis Cluster (``redis+cluster://`` or ``cluster=True``). Each change is one
+Lua script, atomic for the whole fleet. Circuits are mirrored in each process and kept
+current by pub/sub (:mod:`.redis_watch`): a healthy call sends nothing to Redis.
 
 Redis trouble never fails a call. When Redis can't be reached (at start, or killed mid-run),
 the store logs ``storage.unavailable`` (URL masked) and carries on in process, starting
-closed; it tries Redis again at most every ``reconnect_interval`` seconds and logs
-``storage.restored`` when it is back. Every policy of a process using equal ``RedisStorage``
-values shares one client and one verdict on Redis' health (a :class:`Link`), so an outage
-costs one timeout, and one probe per interval. Building a policy never talks to Redis.
+closed; Redis is tried again at most every ``reconnect_interval`` seconds and
+``storage.restored`` is logged when it is back. Every policy of a process using equal
+``RedisStorage`` values shares one client, one subscription and one verdict on Redis' health
+(a :class:`Link`), so an outage costs one timeout, and one probe per interval. Building a
+policy never talks to Redis.
+
+The internal API other Redis-backed stores build on: :meth:`RedisStorage.key` (hash-tagged
+key names), :meth:`RedisStorage.link` (the process's :class:`Link` for a storage), and on the
+link :meth:`Link.script` (a Lua script run by SHA, cluster-routed by its first key),
+:meth:`Link.run` (one operation with failover: ``(ran, result)``), ``Link.generation`` (bumped
+by each outage) and :meth:`Link.pending`.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 import threading
 import time
-import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from resilience._spec import SpecValueError, check_fields, checked
 from resilience.observe import events
-from resilience.stores.base import CLOSED, BreakerStore, BudgetStore, State
-from resilience.stores.memory import BUCKETS, MemoryBreakerStore, MemoryBudgetStore
+from resilience.stores.base import BreakerStore, BudgetStore
+from resilience.stores.memory import BUCKETS, MemoryBudgetStore
+from resilience.stores.redis_watch import Watch
 
-__all__ = ["Link", "RedisStorage", "mask_url", "redis_errors"]
+__all__ = ["Link", "RedisStorage", "Script", "close_links", "mask_url", "redis_errors"]
 
 T = TypeVar("T")
 
 # scheme://user:SECRET@host: the secret runs to the last "@" of the URL (passwords may hold "@")
 _USERINFO = re.compile(r"(?P<head>\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^\s]*(?=@)", re.I)
 _QUERY = re.compile(r"(?P<head>[?&]password=)[^&#\s]*", re.I)
-
-#: Seconds a failure count read along with the state may stand in for reading it again.
-_SEEN_FOR = 1.0
-
-# --- the circuit's scripts: KEYS[1] is the breaker hash ---------------------------------------
-
-_FAIL = """
-local state = redis.call('HGET', KEYS[1], 'state')
-if state and state ~= 'closed' then return 0 end
-local failures = redis.call('HINCRBY', KEYS[1], 'failures', 1)
-if failures < tonumber(ARGV[1]) then return 0 end
-redis.call('HSET', KEYS[1], 'state', 'open', 'opened_at', ARGV[2])
-return 1
-"""
-_CLEAR = """
-local state = redis.call('HGET', KEYS[1], 'state')
-if state and state ~= 'closed' then return 0 end
-redis.call('HSET', KEYS[1], 'failures', 0)
-return 1
-"""
-_HALF_OPEN = """
-local state, opened = unpack(redis.call('HMGET', KEYS[1], 'state', 'opened_at'))
-if state ~= 'open' or not opened then return 0 end
-if tonumber(ARGV[1]) < tonumber(opened) + tonumber(ARGV[2]) then return 0 end
-redis.call('HSET', KEYS[1], 'state', 'half-open', 'successes', 0)
-return 1
-"""
-_TRIAL_SUCCEEDED = """
-if redis.call('HGET', KEYS[1], 'state') ~= 'half-open' then return 0 end
-local successes = redis.call('HINCRBY', KEYS[1], 'successes', 1)
-if successes < tonumber(ARGV[1]) then return 0 end
-redis.call('HSET', KEYS[1], 'state', 'closed', 'failures', 0, 'successes', 0)
-redis.call('HDEL', KEYS[1], 'opened_at')
-return 1
-"""
-_TRIAL_FAILED = """
-if redis.call('HGET', KEYS[1], 'state') ~= 'half-open' then return 0 end
-redis.call('HSET', KEYS[1], 'state', 'open', 'opened_at', ARGV[1])
-return 1
-"""
-_FORCE = """
-redis.call('HSET', KEYS[1], 'state', ARGV[1], 'failures', 0, 'successes', 0)
-if ARGV[1] == 'closed' then redis.call('HDEL', KEYS[1], 'opened_at')
-else redis.call('HSET', KEYS[1], 'opened_at', ARGV[2]) end
-return 1
-"""
-#: Take the first free trial slot while half-open: KEYS[1] the breaker hash, then the slots;
-#: ARGV the owner token and the lease (ms).
-_ACQUIRE = """
-if redis.call('HGET', KEYS[1], 'state') ~= 'half-open' then return 0 end
-for i = 2, #KEYS do
-  if redis.call('SET', KEYS[i], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
-end
-return 0
-"""
-#: Give back one slot held by this owner (a lease that expired meanwhile is left alone).
-_RELEASE = """
-for _, key in ipairs(KEYS) do
-  if redis.call('GET', key) == ARGV[1] then return redis.call('DEL', key) end
-end
-return 0
-"""
+_OWN_QUERY = re.compile(r"(?P<head>[?&]password=)[^&#]*", re.I)  # in a URL we know whole
+_CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
 
 # --- the budget's scripts: KEYS[1] is the budget hash (fields c:<bucket>, r:<bucket>) ---------
 
@@ -150,11 +99,25 @@ def mask_url(url: str) -> str:
     return _QUERY.sub(r"\g<head>***", masked)
 
 
-def redis_errors() -> tuple[type[BaseException], ...]:
-    """What a failing Redis raises: redis-py's errors and the socket's own."""
-    import redis  # noqa: PLC0415 - optional dependency
+def _mask_known(url: str) -> str:
+    """``url`` (a storage's own) with its password masked, whatever the password holds:
+    its user information ends at the URL's last ``@``."""
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not sep:
+        return mask_url(url)
+    if at:
+        user, colon, _ = userinfo.partition(":")
+        rest = f"{user}{':***' if colon else ''}@{host}"
+    return _OWN_QUERY.sub(r"\g<head>***", f"{scheme}://{rest}")
 
-    return (redis.RedisError, OSError)
+
+def redis_errors() -> tuple[type[BaseException], ...]:
+    """What a failing Redis raises: redis-py's errors (a cluster's too) and the socket's."""
+    import redis  # noqa: PLC0415 - optional dependency
+    from redis.exceptions import RedisClusterException  # noqa: PLC0415
+
+    return (redis.RedisError, RedisClusterException, OSError)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -162,13 +125,19 @@ class RedisStorage:
     """Breaker and budget state in Redis, shared by every process using the same namespace.
 
     Args:
-        url: ``redis://[user:password@]host:port/db`` (``rediss://`` for TLS).
+        url: ``redis://[user:password@]host:port/db`` (``rediss://`` for TLS);
+            ``redis+cluster://host:port`` (or ``rediss+cluster://``) for Redis Cluster, any
+            node of it.
         namespace: Prefix of the keys; each policy's state lives under
-            ``{<namespace>:<policy name>}``.
+            ``{<namespace>:<policy name>}``, and changes are announced on the channel
+            ``<namespace>:changes``.
         reconnect_interval: After Redis failed, seconds (or a ``timedelta``) to wait before
             trying it again; meanwhile calls use in-process state.
         timeout: Seconds a Redis command (or connecting) may take before Redis counts as
-            unreachable.
+            unreachable: the longest a call waits on Redis.
+        cluster: Connect to Redis Cluster (as ``redis+cluster://`` does).
+        refresh_interval: Seconds (or a ``timedelta``) between re-reads of every circuit this
+            process uses, a safety net under pub/sub.
 
     Raises:
         TypeError, ValueError: an argument is malformed; the message (never showing the
@@ -176,7 +145,11 @@ class RedisStorage:
     """
 
     url: str = field(
-        metadata=checked("other", "redis://[user:password@]host:port/db (rediss:// for TLS).")
+        metadata=checked(
+            "other",
+            "redis://[user:password@]host:port/db (rediss:// for TLS, redis+cluster:// for "
+            "Redis Cluster).",
+        )
     )
     namespace: str = field(
         default="resilience",
@@ -200,6 +173,19 @@ class RedisStorage:
             exclusive=True,
         ),
     )
+    cluster: bool = field(
+        default=False,
+        metadata=checked("flag", "Connect to Redis Cluster (as a redis+cluster:// URL does)."),
+    )
+    refresh_interval: float = field(
+        default=5.0,
+        metadata=checked(
+            "seconds",
+            "Seconds between re-reads of every circuit a process uses, a safety net under pub/sub.",
+            minimum=0,
+            exclusive=True,
+        ),
+    )
 
     if TYPE_CHECKING:  # what the constructor accepts: durations as seconds or timedelta
 
@@ -210,6 +196,8 @@ class RedisStorage:
             namespace: str = ...,
             reconnect_interval: float | timedelta = ...,
             timeout: float | timedelta = ...,
+            cluster: bool = ...,
+            refresh_interval: float | timedelta = ...,
         ) -> None: ...
 
     def __post_init__(self) -> None:
@@ -221,16 +209,33 @@ class RedisStorage:
         check_fields(self)
 
     def __repr__(self) -> str:
-        return f"RedisStorage(url={mask_url(self.url)!r}, namespace={self.namespace!r})"
+        cluster = ", cluster=True" if self.cluster else ""
+        return f"RedisStorage(url={self.shown!r}, namespace={self.namespace!r}{cluster})"
+
+    @property
+    def shown(self) -> str:
+        """The URL with its password masked (``redis://user:***@host/0``), as logs show it."""
+        return _mask_known(self.url)
+
+    @property
+    def clustered(self) -> bool:
+        """Whether this is Redis Cluster (``cluster=True`` or a ``+cluster`` scheme)."""
+        return self.cluster or self.url.split("://", 1)[0].lower() in _CLUSTER_SCHEMES
+
+    @property
+    def channel(self) -> str:
+        """The pub/sub channel on which changes of this namespace's circuits are announced."""
+        return f"{self.namespace}:changes"
 
     def scrub(self, text: str) -> str:
         """``text`` with this storage's URL masked and its password nowhere."""
-        text = mask_url(text)
+        text = mask_url(text.replace(self.url, self.shown))
         try:
-            password = urlsplit(self.url).password
+            parts = urlsplit(self.url)
+            secrets = [parts.password or "", *parse_qs(parts.query).get("password", [])]
         except ValueError:
-            password = None
-        for secret in {password, unquote(password or "")}:
+            secrets = []
+        for secret in {*secrets, *map(unquote, secrets)}:
             if secret:
                 text = text.replace(secret, "***")
         return text
@@ -239,13 +244,20 @@ class RedisStorage:
         """The hash tag every key of ``policy`` starts with."""
         return f"{{{self.namespace}:{policy}}}"
 
+    def key(self, policy: str, suffix: str) -> str:
+        """The key ``suffix`` of ``policy`` (``{ns:policy}:suffix``): every key of a policy
+        is in one cluster slot, so one script may use them all."""
+        return f"{self.tag(policy)}:{suffix}"
+
     def breaker_store(self, policy: str) -> BreakerStore:
         """The circuit of the policy called ``policy`` (in process while Redis is away)."""
-        return RedisBreakerStore(self.link(), policy, self.tag(policy))
+        from resilience.stores.redis_breaker import RedisBreakerStore  # noqa: PLC0415 - cycle
+
+        return RedisBreakerStore(self.link(), policy)
 
     def budget_store(self, policy: str, ratio: float, reserve: float, window: float) -> BudgetStore:
         """The retry budget of the policy called ``policy``, shared by the fleet."""
-        return RedisBudgetStore(self.link(), policy, self.tag(policy), ratio, reserve, window)
+        return RedisBudgetStore(self.link(), policy, ratio, reserve, window)
 
     def link(self) -> Link:
         """This process's client of this Redis, with its failover bookkeeping (one for
@@ -253,11 +265,15 @@ class RedisStorage:
         with _links_lock:
             found = _links.get(self)
             if found is None:
+                self.client(connect=False)  # the URL's form, before anything is kept
                 found = _links[self] = Link(self)
             return found
 
-    def client(self) -> Any:
+    def client(self, *, connect: bool = True) -> Any:
         """A new redis-py client: short timeouts, no retries of its own (we fail over).
+
+        A cluster client talks to the cluster as it is made (to learn its slots); with
+        ``connect=False`` only the URL is checked.
 
         Raises:
             ImportError: redis-py is not installed.
@@ -270,38 +286,133 @@ class RedisStorage:
         except ImportError as exc:  # pragma: no cover - the test extra installs redis
             msg = "RedisStorage needs the redis package: pip install 'resilience[redis]'"
             raise ImportError(msg) from exc
+        scheme, rest = self.url.split("://", 1)
+        url = f"{_CLUSTER_SCHEMES.get(scheme.lower(), scheme)}://{rest}"
+        options: dict[str, Any] = {
+            "socket_timeout": self.timeout,
+            "socket_connect_timeout": self.timeout,
+            "retry": Retry(NoBackoff(), 0),
+        }
         try:
-            return redis.Redis.from_url(
-                self.url,
-                socket_timeout=self.timeout,
-                socket_connect_timeout=self.timeout,
-                retry=Retry(NoBackoff(), 0),
-            )
+            if not self.clustered:
+                return redis.Redis.from_url(url, **options)
+            if not connect:
+                return redis.connection.parse_url(url)  # type: ignore[no-untyped-call]
+            return redis.RedisCluster.from_url(url, **options)
         except (ValueError, TypeError) as exc:
-            detail = f"{mask_url(self.url)!r} is malformed: {self.scrub(str(exc))}"
+            detail = f"{self.shown!r} is malformed: {self.scrub(str(exc))}"
             raise SpecValueError("RedisStorage", "url", detail) from None
+
+
+class Script:
+    """A Lua script run by its SHA1 (sent whole the first time a server lacks it). A cluster
+    client routes it to the node of its first key."""
+
+    __slots__ = ("_missing", "sha", "source")
+
+    def __init__(self, source: str) -> None:
+        from redis.exceptions import NoScriptError  # noqa: PLC0415 - optional dependency
+
+        self.source = source
+        self.sha = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
+        self._missing = NoScriptError
+
+    def __call__(self, client: Any, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        try:
+            return client.evalsha(self.sha, len(keys), *keys, *args)
+        except self._missing:
+            return client.eval(self.source, len(keys), *keys, *args)
 
 
 class Link:
     """One Redis client and whether it may be used now: after a failure, Redis is left
-    alone for ``reconnect_interval`` seconds (``time.monotonic``), then tried again.
-    ``generation`` counts outages, so each store starts fresh in-process state per outage."""
+    alone for ``reconnect_interval`` seconds, then tried again.
 
-    __slots__ = ("_lock", "_retry_at", "client", "errors", "generation", "spec", "up")
+    Once a circuit is in use, its :class:`~resilience.stores.redis_watch.Watch` (a subscriber
+    thread) owns the retrying: it notices a lost connection at once, resubscribes every
+    ``reconnect_interval`` seconds of real time until Redis answers, and then re-reads every
+    circuit before any is trusted again. Before that (budgets only), the first caller past
+    ``reconnect_interval`` (``time.monotonic``) tries. ``generation`` counts outages, so each
+    store starts fresh in-process state per outage.
+    """
+
+    __slots__ = (
+        "_client",
+        "_lock",
+        "_retry_at",
+        "_scripts",
+        "errors",
+        "generation",
+        "shown",
+        "spec",
+        "up",
+        "watch",
+    )
 
     def __init__(self, spec: RedisStorage) -> None:
         self.spec = spec
-        self.client = spec.client()
+        self.shown = spec.shown
         self.errors = redis_errors()
         self.up: bool | None = None  # None: not tried yet
         self.generation = 0
+        self.watch = Watch(self)
+        self._client: Any = None
+        self._scripts: dict[str, Script] = {}
         self._retry_at = 0.0
         self._lock = threading.Lock()
+
+    @property
+    def client(self) -> Any:
+        """The redis-py client, made on first use (a cluster's talks to it as it is made:
+        use it within :meth:`run`)."""
+        client = self._client
+        if client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = self.spec.client()
+                client = self._client
+        return client
+
+    def script(self, source: str) -> Script:
+        """The script of ``source`` (one object per source and link)."""
+        found = self._scripts.get(source)
+        if found is None:
+            found = self._scripts.setdefault(source, Script(source))
+        return found
+
+    def register_script(self, source: str) -> Callable[..., Any]:
+        """As redis-py's ``register_script`` (call it with ``keys=`` and ``args=``), on this
+        link's client made at the first call, so that building a store never talks to Redis
+        (a cluster client does as it is made)."""
+        script = self.script(source)
+
+        def run(keys: Sequence[str] = (), args: Sequence[Any] = ()) -> Any:
+            return script(self.client, keys, args)
+
+        return run
+
+    def run(self, op: Callable[[Any], T], policy: str, component: str) -> tuple[bool, T | None]:
+        """``op(client)`` if Redis may be used now: ``(True, its result)``, or ``(False,
+        None)`` when Redis is left alone or failed (then noted by ``component`` of
+        ``policy``: every store goes local)."""
+        if not self.due():
+            return False, None
+        generation = self.generation
+        try:
+            result = op(self.client)
+        except self.errors as exc:
+            self.failed(exc, policy, component)
+            return False, None
+        if self.generation == generation:  # else it began before an outage it says nothing of
+            self.restored(policy, component)
+        return True, result
 
     def due(self) -> bool:
         """Whether Redis may be tried now; claims the attempt (one thread at a time)."""
         if self.up:
             return True
+        if self.up is False and self.watch.running:
+            return False  # the subscriber tries again, and tells when Redis is back
         now = time.monotonic()
         if now < self._retry_at:
             return False
@@ -313,11 +424,14 @@ class Link:
 
     def pending(self) -> bool:
         """Whether using a store now would talk to Redis (peeks, claims nothing)."""
-        return bool(self.up) or time.monotonic() >= self._retry_at
+        if self.up is not False:
+            return True
+        return not self.watch.running and time.monotonic() >= self._retry_at
 
     def failed(self, error: BaseException, policy: str, component: str) -> None:
         """Redis failed (noticed by ``component`` of ``policy``): every store goes on in
         process for ``reconnect_interval`` seconds."""
+        self.watch.lost()
         with self._lock:
             self._retry_at = time.monotonic() + self.spec.reconnect_interval
             if self.up is False:
@@ -327,7 +441,7 @@ class Link:
         events.storage_unavailable(
             policy,
             component,
-            mask_url(self.spec.url),
+            self.shown,
             type(error).__name__,
             self.spec.scrub(str(error)),
             self.spec.reconnect_interval,
@@ -335,182 +449,60 @@ class Link:
 
     def restored(self, policy: str, component: str) -> None:
         """Redis answered again."""
-        if self.up is False:
-            events.storage_restored(policy, component, mask_url(self.spec.url))
-        self.up = True
+        if self.up:
+            return
+        with self._lock:
+            was, self.up = self.up, True
+        if was is False:
+            events.storage_restored(policy, component, self.shown)
+
+    def refresh(self) -> None:
+        """Re-read every circuit this process mirrors, now.
+
+        Raises:
+            redis.RedisError, OSError: Redis could not be read.
+        """
+        self.watch.refresh()
+
+    def forked(self) -> None:
+        """In a child process just forked: its own client and subscriber, made on first use
+        (the parent's are not this process's)."""
+        self._lock = threading.Lock()
+        self._client = None
+        self.up = None
+        self.watch.forked()
+
+    def close(self) -> None:
+        """Stop the subscriber and close the client (the link is unusable afterwards)."""
+        self.watch.stop()
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()
 
 
 _links: dict[RedisStorage, Link] = {}
 _links_lock = threading.Lock()
 
 
-def _text(value: object) -> str | None:
-    if value is None:
-        return None
-    return value.decode() if isinstance(value, bytes) else str(value)
+def _after_fork() -> None:
+    global _links_lock  # noqa: PLW0603 - a lock held by another thread at fork time stays held
+    _links_lock = threading.Lock()
+    for link in _links.values():
+        link.forked()
 
 
-class RedisBreakerStore:
-    """A circuit in Redis, or in this process while Redis is unreachable."""
+if hasattr(os, "register_at_fork"):  # a pre-forking server's workers start from nothing
+    os.register_at_fork(after_in_child=_after_fork)
 
-    __slots__ = (
-        "_acquire",
-        "_key",
-        "_link",
-        "_local",
-        "_local_generation",
-        "_policy",
-        "_release",
-        "_remote_trials",
-        "_scripts",
-        "_seen",
-        "_slots",
-        "_tag",
-        "_token",
-    )
 
-    def __init__(self, link: Link, policy: str, tag: str) -> None:
-        self._link = link
-        self._policy = policy
-        self._tag = tag
-        self._key = f"{tag}:breaker"
-        self._local = MemoryBreakerStore()
-        self._local_generation = link.generation
-        self._token = uuid.uuid4().hex
-        self._remote_trials = 0
-        self._slots: list[str] = []
-        register = link.client.register_script
-        self._scripts = {
-            name: register(source)
-            for name, source in (
-                ("fail", _FAIL),
-                ("clear", _CLEAR),
-                ("half_open", _HALF_OPEN),
-                ("trial_succeeded", _TRIAL_SUCCEEDED),
-                ("trial_failed", _TRIAL_FAILED),
-                ("force", _FORCE),
-            )
-        }
-        self._acquire = register(_ACQUIRE)
-        self._release = register(_RELEASE)
-        self._seen = threading.local()  # the failure count read along with the state
-
-    def __repr__(self) -> str:
-        return f"<breaker store {self._key!r} at {mask_url(self._link.spec.url)}>"
-
-    @property
-    def remote(self) -> bool:
-        return self._link.pending()
-
-    # -- which side ---------------------------------------------------------------------------
-
-    def _fallback(self) -> MemoryBreakerStore:
-        """The in-process state: a fresh one (closed, counting from zero) per outage."""
-        generation = self._link.generation
-        if self._local_generation != generation:
-            self._local = MemoryBreakerStore()
-            self._local_generation = generation
-        return self._local
-
-    def _redis(self, op: Callable[[], T]) -> tuple[bool, T | None]:
-        """Run ``op`` against Redis if it may be used now: (whether it ran, its result)."""
-        link = self._link
-        if not link.due():
-            return False, None
-        try:
-            result = op()
-        except link.errors as exc:
-            link.failed(exc, self._policy, "breaker")
-            return False, None
-        link.restored(self._policy, "breaker")
-        return True, result
-
-    def _script(self, name: str, *args: object) -> bool | None:
-        ran, result = self._redis(lambda: self._scripts[name](keys=[self._key], args=list(args)))
-        return bool(result) if ran else None
-
-    # -- the protocol -------------------------------------------------------------------------
-
-    @property
-    def snapshot(self) -> tuple[State, float | None]:
-        ran, found = self._redis(
-            lambda: self._link.client.hmget(self._key, "state", "opened_at", "failures")
-        )
-        if not ran or found is None:
-            return self._fallback().snapshot
-        state, opened_at, failures = (_text(value) for value in found)
-        self._seen.failures = (int(failures or 0), time.monotonic())
-        if state is None or state == CLOSED:
-            return CLOSED, None
-        shown: State = "open" if state == "open" else "half-open"
-        return shown, float(opened_at) if opened_at is not None else None
-
-    @property
-    def failures(self) -> int:
-        # The count read with the state by this thread's last snapshot, if under a second
-        # old: what a successful call checks before ending the run of failures. Failures
-        # counted meanwhile were concurrent with that call; either order is as true.
-        seen = getattr(self._seen, "failures", None)
-        if seen is not None:
-            self._seen.failures = None
-            if time.monotonic() - seen[1] < _SEEN_FOR and self._link.up:
-                return int(seen[0])
-        ran, found = self._redis(lambda: self._link.client.hget(self._key, "failures"))
-        if ran:
-            return int(_text(found) or 0)
-        return self._fallback().failures
-
-    def fail(self, fail_max: int, now: float) -> bool:
-        self._seen.failures = None
-        result = self._script("fail", fail_max, repr(now))
-        return self._fallback().fail(fail_max, now) if result is None else result
-
-    def clear(self) -> None:
-        self._seen.failures = None
-        if self._script("clear") is None:
-            self._fallback().clear()
-
-    def half_open(self, now: float, reset_timeout: float) -> bool:
-        result = self._script("half_open", repr(now), repr(reset_timeout))
-        return self._fallback().half_open(now, reset_timeout) if result is None else result
-
-    def _trial_keys(self, limit: int) -> list[str]:
-        if len(self._slots) != limit:
-            self._slots = [f"{self._tag}:trial:{slot}" for slot in range(limit)]
-        return self._slots
-
-    def take_trial(self, limit: int, lease: float) -> bool:
-        """Take one of ``limit`` trial slots; a slot taken in Redis is leased for ``lease``
-        seconds, so a worker that dies in a trial can't block the circuit for ever."""
-        keys = [self._key, *self._trial_keys(limit)]
-        ran, taken = self._redis(
-            lambda: self._acquire(keys=keys, args=[self._token, max(1, int(lease * 1000))])
-        )
-        if ran:
-            if taken:
-                self._remote_trials += 1
-            return bool(taken)
-        return self._fallback().take_trial(limit, lease)
-
-    def release_trial(self) -> None:
-        if self._remote_trials > 0:
-            self._remote_trials -= 1
-            keys = self._slots
-            self._redis(lambda: self._release(keys=keys, args=[self._token]))
-            return  # if Redis is away, the lease runs out by itself
-        self._fallback().release_trial()
-
-    def trial_succeeded(self, needed: int) -> bool:
-        result = self._script("trial_succeeded", needed)
-        return self._fallback().trial_succeeded(needed) if result is None else result
-
-    def trial_failed(self, now: float) -> bool:
-        result = self._script("trial_failed", repr(now))
-        return self._fallback().trial_failed(now) if result is None else result
-
-    def force(self, state: State, now: float) -> None:
-        if self._script("force", state, repr(now)) is None:
-            self._fallback().force(state, now)
+def close_links() -> None:
+    """Close every link of this process (their storages make new ones on next use): tests
+    and a forking server's workers start from nothing."""
+    with _links_lock:
+        links = list(_links.values())
+        _links.clear()
+    for link in links:
+        link.close()
 
 
 # --- budgets ---------------------------------------------------------------------------------
@@ -541,17 +533,17 @@ class RedisBudgetStore(MemoryBudgetStore):
     __slots__ = ("_add", "_decide", "_flushed", "_flushed_epochs", "_key", "_link", "_policy")
 
     def __init__(
-        self, link: Link, policy: str, tag: str, ratio: float, reserve: float, window: float
+        self, link: Link, policy: str, ratio: float, reserve: float, window: float
     ) -> None:
         super().__init__(ratio, reserve, window)
         self._link = link
         self._policy = policy
-        self._key = f"{tag}:budget"
+        self._key = link.spec.key(policy, "budget")
         # Calls of each slot already added in Redis, valid for the bucket it was counted in.
         self._flushed = [0] * BUCKETS
         self._flushed_epochs = [-1] * BUCKETS
-        self._decide = link.client.register_script(_DECIDE)
-        self._add = link.client.register_script(_ADD)
+        self._decide = link.script(_DECIDE)
+        self._add = link.script(_ADD)
 
     @property
     def remote(self) -> bool:  # type: ignore[override]
@@ -588,32 +580,29 @@ class RedisBudgetStore(MemoryBudgetStore):
         with self._lock:
             epoch = int(time.time() * self._per_second)
             pending, sent = self._pending(epoch)
-            if not pending or not self._link.due():
+            if not pending:
                 return
-            try:
-                self._add(keys=[self._key], args=[self._ttl(), *pending])
-            except self._link.errors as exc:
-                self._link.failed(exc, self._policy, "budget")
-            else:
-                self._link.restored(self._policy, "budget")
+            keys, args = [self._key], [self._ttl(), *pending]
+            ran, _ = self._link.run(
+                lambda client: self._add(client, keys, args), self._policy, "budget"
+            )
+            if ran:
                 self._sent(sent)
 
     def try_retry(self) -> bool:
         with self._lock:
             epoch, slot = self._now()
-            if self._link.due():
-                pending, sent = self._pending(epoch)
-                args = [epoch, BUCKETS, self.ratio, self.reserve, self._ttl(), *pending]
-                try:
-                    allowed = self._decide(keys=[self._key], args=args)
-                except self._link.errors as exc:
-                    self._link.failed(exc, self._policy, "budget")
-                else:
-                    self._link.restored(self._policy, "budget")
-                    self._sent(sent)
-                    if allowed:
-                        self._retries[slot] += 1
-                    return bool(allowed)
+            pending, sent = self._pending(epoch)
+            keys = [self._key]
+            args = [epoch, BUCKETS, self.ratio, self.reserve, self._ttl(), *pending]
+            ran, allowed = self._link.run(
+                lambda client: self._decide(client, keys, args), self._policy, "budget"
+            )
+            if ran:
+                self._sent(sent)
+                if allowed:
+                    self._retries[slot] += 1
+                return bool(allowed)
             if not self._allows(epoch):
                 return False
             self._retries[slot] += 1

@@ -59,7 +59,7 @@ class RedisRateStore:
         self._local = TokenBucket(rate, burst)
         self.interval = self._local.interval
         self.tolerance = self._local.tolerance
-        self._script = link.client.register_script(_TAKE)
+        self._script = link.register_script(_TAKE)  # the client is made at the first call
 
     def __repr__(self) -> str:
         return f"<rate store {self._key!r}>"

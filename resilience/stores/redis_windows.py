@@ -238,7 +238,7 @@ class RedisWindowStore:
         self._token = uuid.uuid4().hex
         self._local = MemoryWindowStore(shape)
         self._local_generation = self._link.generation
-        register = self._link.client.register_script
+        register = self._link.register_script  # the client is made at the first call
         self._scripts = {
             name: register(source)
             for name, source in (

@@ -8,9 +8,19 @@ from pathlib import Path
 
 import pytest
 
+from resilience.stores.redis import close_links
 from resilience.testing import no_wait
 
+from .redis_cluster import RedisCluster, find_redis_cli
 from .redis_server import RedisServer, find_redis_server
+
+
+@pytest.fixture(autouse=True)
+def _fresh_links() -> Iterator[None]:
+    """Every test starts with no Redis client, subscriber or mirror left by another."""
+    close_links()
+    yield
+    close_links()
 
 
 @pytest.fixture(name="redis_binary", scope="session")
@@ -51,3 +61,22 @@ def _no_wait() -> Iterator[None]:
     """Policies skip their sleeps, keeping their attempt counts."""
     with no_wait():
         yield
+
+
+@pytest.fixture(name="cluster", scope="session")
+def _cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisCluster]:
+    """One three-master Redis Cluster for the session (making one takes about two seconds)."""
+    directory = tmp_path_factory.mktemp("cluster")
+    cluster = RedisCluster(find_redis_server(), find_redis_cli(), directory).start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(name="healthy")
+def _healthy(cluster: RedisCluster) -> RedisCluster:
+    """The cluster, all three masters up and agreeing (after a test killed one)."""
+    for node in cluster.nodes:
+        if node._process is None:
+            node.start()
+    cluster.wait_ok()
+    return cluster

@@ -79,14 +79,25 @@ class RedisServer:
 
         return redis.Redis.from_url(self.url, socket_timeout=2.0)
 
+    def keys(self, pattern: str) -> list[bytes]:
+        """The keys matching ``pattern`` (a cluster's from every master)."""
+        found: list[bytes] = self.client().keys(pattern)
+        return found
+
     def start(self) -> RedisServer:
         args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1"]
         args += ["--save", "", "--appendonly", "no", "--dir", str(self.directory)]
+        args += ["--enable-debug-command", "local"]  # DEBUG SLEEP: a server that hangs
+        args += self.extra_args()
         if self.password:
             args += ["--requirepass", self.password]
         self._process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_until(self._ready, f"redis-server on port {self.port}")
         return self
+
+    def extra_args(self) -> list[str]:
+        """More options of ``redis-server`` (cluster nodes add theirs)."""
+        return []
 
     def _ready(self) -> bool:
         assert self._process is not None
@@ -108,7 +119,7 @@ class RedisServer:
         self._process = None
 
 
-def state_in_redis(server: RedisServer, namespace: str, policy: str) -> str:
+def state_in_redis(server: Any, namespace: str, policy: str) -> str:
     """The state of a policy's circuit as Redis holds it (a circuit never written is closed)."""
     state = server.client().hget(f"{{{namespace}:{policy}}}:breaker", "state")
     return "closed" if state is None else str(state.decode())

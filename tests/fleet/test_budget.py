@@ -166,7 +166,8 @@ def test_without_a_budget_nothing_is_counted() -> None:
 
 
 def shared(server: RedisServer, namespace: str, **budget: Any) -> Policy:
-    storage = RedisStorage(url=server.url, namespace=namespace)
+    # A generous timeout: a decision that timed out on a busy machine would go local
+    storage = RedisStorage(url=server.url, namespace=namespace, timeout=2.0)
     spec = {"ratio": 0.1, "min_per_second": 0, "window": 10, **budget}
     return budgeted(Budget(storage=storage, **spec))
 

@@ -63,6 +63,31 @@ def test_budget_mistakes_name_the_key(budget: str, message: str) -> None:
     assert message in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("redis", "message"),
+    [
+        ("{url: null}", "breaker_storage.redis.url: expected a redis:// URL, got nothing (null)"),
+        ("{url: 'redis://h/0', cluster: maybe}", "breaker_storage.redis.cluster: "),
+        ("{url: 'redis://h/0', refresh_interval: 0}", "refresh_interval: must be > 0 (got 0)"),
+    ],
+)
+def test_storage_mistakes_name_the_key(redis: str, message: str) -> None:
+    with pytest.raises(ConfigError, match="line 3") as caught:
+        load_policies(f"version: 1\nbreaker_storage:\n  redis: {redis}\npolicies: {{p: {{}}}}\n")
+    assert message in str(caught.value)
+
+
+def test_a_cluster_from_yaml_is_not_contacted_when_loaded() -> None:
+    text = "version: 1\nbreaker_storage:\n  redis: {url: 'redis+cluster://127.0.0.1:1'}\n"
+    policies = load_policies(text + "policies: {p: {breaker: {fail_max: 2}}}\n")
+    assert policies.breaker_storage is not None
+    assert policies.breaker_storage.clustered
+    text = "version: 1\nbreaker_storage:\n  redis: {url: 'redis://127.0.0.1:1', cluster: true}\n"
+    assert load_policies(text + "policies: {p: {}}\n").breaker_storage == RedisStorage(
+        url="redis://127.0.0.1:1", cluster=True
+    )
+
+
 def test_two_workers_loading_one_file_share_the_circuit(
     redis_server: RedisServer, namespace: str
 ) -> None:

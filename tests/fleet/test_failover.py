@@ -10,16 +10,19 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from freezegun import freeze_time
 
-from resilience import Breaker, CircuitOpenError, Policy, RedisStorage
+from resilience import Breaker, Budget, CircuitOpenError, Policy, RedisStorage, Retry
 from resilience.elements.breaker import CircuitBreaker
 from resilience.stores.redis import mask_url
+from resilience.stores.redis_watch import Watch
+from resilience.testing import no_wait
 from tests.helpers import CLASSIFIER, Flaky, Script, named
 
-from .redis_server import RedisServer, free_port, state_in_redis
+from .redis_server import RedisServer, free_port, state_in_redis, wait_until
 
 
 def policy_on(url: str, namespace: str, name: str = "svc", **storage: Any) -> Policy:
@@ -70,47 +73,76 @@ def test_unreachable_at_start_calls_go_on_with_a_local_breaker(
 def test_killed_mid_run_then_restarted_redis_is_used_again(
     redis_server: RedisServer, namespace: str, events: list[dict[str, Any]]
 ) -> None:
-    with freeze_time("2030-01-01") as frozen:
-        policy = policy_on(redis_server.url, namespace, reconnect_interval=5.0)
+    policy = policy_on(redis_server.url, namespace, reconnect_interval=0.1)
+    assert policy.call(Script()) == "ok"
+    link = RedisStorage(url=redis_server.url, namespace=namespace, reconnect_interval=0.1).link()
+    wait_until(lambda: link.watch.synced, "the subscription")
+
+    redis_server.stop()  # the subscriber notices at once; calls go on in process
+    wait_until(lambda: named(events, "storage.unavailable") != [], "storage.unavailable")
+    assert policy.call(Script()) == "ok"
+    trip(policy)
+    assert policy.breaker_state == "open"  # in process
+    assert [e["event"] for e in events if e["event"].startswith("storage.")] == [
+        "storage.unavailable"
+    ]
+
+    redis_server.start()  # empty: nothing survived the kill
+    wait_until(lambda: link.up is True, "the subscriber's reconnection")
+    assert policy.call(Script()) == "ok"  # Redis again, and its state (fresh: closed)
+    assert named(events, "storage.restored") == [
+        {
+            "event": "storage.restored",
+            "policy": "svc",
+            "component": "breaker",
+            "storage": redis_server.url,
+            "log_level": "info",
+        }
+    ]
+    trip(policy)
+    assert state_in_redis(redis_server, namespace, "svc") == "open"
+    assert len(named(events, "storage.unavailable")) == 1
+
+
+def test_callers_never_probe_while_the_subscriber_does(
+    redis_server: RedisServer, namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    policies = [policy_on(redis_server.url, namespace, f"p{i}") for i in range(3)]
+    for policy in policies:
         assert policy.call(Script()) == "ok"
-        assert state_in_redis(redis_server, namespace, "svc") == "closed"
+    link = RedisStorage(url=redis_server.url, namespace=namespace).link()
+    commands: list[object] = []
+    real_command = link.client.execute_command
 
-        redis_server.stop()
-        assert policy.call(Script()) == "ok"
-        assert [e["event"] for e in events] == ["storage.unavailable"]
-        trip(policy)
-        assert policy.breaker_state == "open"  # in process
+    def command(*args: object, **kwargs: object) -> object:
+        commands.append(args[0])
+        return real_command(*args, **kwargs)
 
-        redis_server.start()  # empty: nothing survived the kill
-        frozen.tick(timedelta(seconds=4))
-        with pytest.raises(CircuitOpenError):
-            policy.call(Script())  # still local: Redis is not tried before 5 s
-        assert redis_server.client().keys("*") == []
-
-        frozen.tick(timedelta(seconds=1.5))
-        assert policy.call(Script()) == "ok"  # Redis again, and its state (fresh: closed)
-        assert state_in_redis(redis_server, namespace, "svc") == "closed"
-        assert named(events, "storage.restored") == [
-            {
-                "event": "storage.restored",
-                "policy": "svc",
-                "component": "breaker",
-                "storage": redis_server.url,
-                "log_level": "info",
-            }
-        ]
-        trip(policy)
-        assert state_in_redis(redis_server, namespace, "svc") == "open"
+    monkeypatch.setattr(link.client, "execute_command", command)
+    redis_server.stop()
+    wait_until(lambda: link.up is False, "the subscriber to notice")
+    for _ in range(20):
+        for policy in policies:
+            assert policy.call(Script()) == "ok"
+        with pytest.raises(Flaky):
+            policies[0].call(Script(Flaky("down")))
+    assert commands == []  # every call in process; reconnecting is the subscriber's
 
 
-def test_reconnects_are_tried_at_most_once_per_interval(
+def test_budget_reconnects_are_tried_at_most_once_per_interval(
     redis_server: RedisServer, namespace: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with freeze_time("2030-01-01") as frozen:
-        policies = [policy_on(redis_server.url, namespace, f"p{i}") for i in range(3)]
-        for policy in policies:
-            assert policy.call(Script()) == "ok"
-        link = RedisStorage(url=redis_server.url, namespace=namespace).link()
+        storage = RedisStorage(url=redis_server.url, namespace=namespace)
+        policies = [
+            Policy(
+                f"p{i}",
+                retry=Retry(attempts=2, budget=Budget(storage=storage)),
+                classifier=CLASSIFIER,
+            )
+            for i in range(3)
+        ]
+        link = storage.link()
         commands: list[object] = []
         real_command = link.client.execute_command
 
@@ -120,16 +152,17 @@ def test_reconnects_are_tried_at_most_once_per_interval(
 
         monkeypatch.setattr(link.client, "execute_command", command)
         redis_server.stop()
-        assert policies[0].call(Script()) == "ok"  # Redis fails here: every policy goes local
-        assert len(commands) == 1
-        for _ in range(20):
-            for policy in policies:
-                assert policy.call(Script()) == "ok"
-        assert len(commands) == 1
-        frozen.tick(timedelta(seconds=5.1))
-        for _ in range(20):
-            for policy in policies:
-                assert policy.call(Script()) == "ok"
+        with no_wait():
+            for _ in range(5):
+                for policy in policies:
+                    with pytest.raises(Flaky):
+                        policy.call(Script(Flaky("down"), Flaky("down")))
+            assert len(commands) == 1  # the first retry decision found Redis down
+            frozen.tick(timedelta(seconds=5.1))
+            for _ in range(5):
+                for policy in policies:
+                    with pytest.raises(Flaky):
+                        policy.call(Script(Flaky("down"), Flaky("down")))
         assert len(commands) == 2  # one probe for every policy of the process
 
 
@@ -172,10 +205,46 @@ def test_the_password_never_shows(
     assert "s3cr3t" not in repr(events)
 
 
+@pytest.mark.parametrize("quoted", [False, True], ids=["raw", "percent-encoded"])
+def test_a_password_with_spaces_and_at_signs_never_shows(
+    make_redis: Callable[..., RedisServer],
+    namespace: str,
+    events: list[dict[str, Any]],
+    quoted: bool,
+) -> None:
+    secret = "s3 cr@t p%ss"
+    server = make_redis(password=secret).start()
+    shown = quote(secret, safe="") if quoted else secret
+    url = f"redis://default:{shown}@127.0.0.1:{server.port}/0"
+    storage = RedisStorage(url=url, namespace=namespace, reconnect_interval=0.05)
+    policy = Policy("svc", breaker=Breaker(fail_max=2, storage=storage), classifier=CLASSIFIER)
+    assert policy.call(Script()) == "ok"
+    wait_until(lambda: storage.link().watch.synced, "the subscription")  # it logged in
+    server.stop()
+    wait_until(lambda: named(events, "storage.unavailable") != [], "storage.unavailable")
+    trip(policy)
+    texts = [repr(storage), repr(policy), repr(policy.breaker), repr(events), str(storage.link())]
+    with pytest.raises(ValueError, match="malformed") as malformed:
+        RedisStorage(url=url.replace(str(server.port), "notaport")).link()
+    texts.append(str(malformed.value))
+    for text in texts:
+        for part in (secret, quote(secret, safe=""), "cr@t", "p%ss", "s3 "):
+            assert part not in text
+    assert named(events, "storage.unavailable")[0]["storage"] == (
+        f"redis://default:***@127.0.0.1:{server.port}/0"
+    )
+
+
 def test_redis_error_messages_are_scrubbed(
-    redis_server: RedisServer, namespace: str, events: list[dict[str, Any]]
+    redis_server: RedisServer,
+    namespace: str,
+    events: list[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import redis
+
+    # The subscriber would log in with that user and fail for real first: not this test's
+    monkeypatch.setattr(Watch, "start", lambda self: None)
 
     url = redis_server.url.replace("redis://", "redis://admin:pa%40ss@")
     storage = RedisStorage(url=url, namespace=namespace)
@@ -214,7 +283,12 @@ async def test_the_event_loop_keeps_ticking_while_redis_is_slow(
     policy = policy_on(redis_server.url, namespace, timeout=5.0)
     script = Script()
     assert await policy.acall(script.acall) == "ok"
+    link = RedisStorage(url=redis_server.url, namespace=namespace, timeout=5.0).link()
+    wait_until(lambda: link.watch.synced, "the subscription")
     redis_server.client().client_pause(100)  # every command of other clients waits 100 ms
+    start = time.perf_counter()
+    assert await policy.acall(script.acall) == "ok"  # healthy: from the mirror, no waiting
+    assert time.perf_counter() - start < 0.05
     beats: list[float] = []
 
     async def heartbeat() -> None:
@@ -225,11 +299,12 @@ async def test_the_event_loop_keeps_ticking_while_redis_is_slow(
     beating = asyncio.create_task(heartbeat())
     await asyncio.sleep(0)
     start = time.perf_counter()
-    assert await policy.acall(script.acall) == "ok"
+    with pytest.raises(Flaky):
+        await policy.acall(Script(Flaky("down")).acall)  # the failure is written
     took = time.perf_counter() - start
     beating.cancel()
-    assert took >= 0.08  # the call did wait on Redis ...
-    assert sum(start <= b <= start + took for b in beats) >= 20  # ... the loop did not
+    assert took >= 0.05  # the call did wait on Redis ...
+    assert sum(start <= b <= start + took for b in beats) >= 10  # ... the loop did not
     assert max(b - a for a, b in itertools.pairwise(beats)) < 0.05
 
 
@@ -344,6 +419,7 @@ async def test_a_caller_cancelled_while_being_admitted_gives_the_trial_back(
         ("unix://:pw@/tmp/redis.sock?db=0", "unix://:***@/tmp/redis.sock?db=0"),
         ("redis://h/0?password=pw&db=1", "redis://h/0?password=***&db=1"),
         ("redis://h:6379/0", "redis://h:6379/0"),
+        ("redis+cluster://u:pw@h:1", "redis+cluster://u:***@h:1"),
         ("failed: redis://u:pw@h/0 refused", "failed: redis://u:***@h/0 refused"),
     ],
 )

@@ -1,4 +1,5 @@
-"""Breaker state in Redis: two Policy objects with the same name and storage are two workers."""
+"""Breaker state in Redis: two Policy objects with the same name and storage are two workers
+(on one redis-server, and on a Redis Cluster)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,14 @@ from resilience import Breaker, Circuit, CircuitOpenError, Policy, RedisStorage
 from tests.helpers import CLASSIFIER, Flaky, Script, named
 
 from .redis_server import RedisServer, state_in_redis
+
+
+@pytest.fixture(name="redis_server", params=["redis", "cluster"])
+def _redis_or_cluster(request: pytest.FixtureRequest, make_redis: Any) -> Any:
+    """Every test here runs on one redis-server, then on a three-master Redis Cluster."""
+    if request.param == "cluster":
+        return request.getfixturevalue("healthy")
+    return make_redis().start()
 
 
 def fleet(server: RedisServer, namespace: str, name: str = "svc", **breaker: Any) -> Policy:
@@ -37,7 +46,7 @@ def test_state_lives_in_redis_under_the_namespace_and_policy(
 ) -> None:
     policy = fleet(redis_server, namespace)
     trip(policy)
-    keys = {k.decode() for k in redis_server.client().keys(f"{{{namespace}:*")}
+    keys = {k.decode() for k in redis_server.keys(f"{{{namespace}:*")}
     assert f"{{{namespace}:svc}}:breaker" in keys  # one hash tag: one slot of a cluster
     assert state_in_redis(redis_server, namespace, "svc") == "open"
     assert policy.breaker_state == "open"
@@ -149,7 +158,7 @@ def test_a_trial_lease_expires_when_its_worker_dies(
             worker_b.call(Script())
         # The lease lasts reset_timeout in Redis' own time; expire it as that time would.
         client = redis_server.client()
-        leases = client.keys(f"{{{namespace}:svc}}:trial:*")
+        leases = redis_server.keys(f"{{{namespace}:svc}}:trial:*")
         assert len(leases) == 1
         assert 0 < client.pttl(leases[0]) <= 30_000
         client.delete(*leases)
@@ -165,7 +174,7 @@ def test_trials_taken_and_released_leave_no_lease(
         trip(worker)
         frozen.tick(timedelta(seconds=31))
         assert worker.call(Script()) == "ok"
-    assert redis_server.client().keys(f"{{{namespace}:svc}}:trial:*") == []
+    assert redis_server.keys(f"{{{namespace}:svc}}:trial:*") == []
 
 
 async def test_async_calls_share_the_circuit(redis_server: RedisServer, namespace: str) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from .redis_server import RedisServer, state_in_redis
+from .redis_server import RedisServer, state_in_redis, wait_until
 from .workers import work
 
 WORKERS = 3
@@ -18,7 +18,7 @@ WORKERS = 3
 class Fleet:
     """Worker processes (spawned) and the queues to drive them."""
 
-    def __init__(self, server: RedisServer, namespace: str, half_open_calls: int) -> None:
+    def __init__(self, url: str, namespace: str, half_open_calls: int) -> None:
         # forkserver: separate processes as with spawn (no state inherited from pytest), but
         # started from one preloaded server, so each worker costs milliseconds, not an import.
         context = multiprocessing.get_context("forkserver")
@@ -29,7 +29,7 @@ class Fleet:
         self.processes = [
             context.Process(
                 target=work,
-                args=(i, server.url, namespace, half_open_calls, q, self.results, self.go),
+                args=(i, url, namespace, half_open_calls, q, self.results, self.go),
                 daemon=True,
             )
             for i, q in enumerate(self.commands)
@@ -65,7 +65,7 @@ def _make_fleet(redis_server: RedisServer, namespace: str) -> Iterator[Any]:
     fleets: list[Fleet] = []
 
     def make(half_open_calls: int = 1) -> Fleet:
-        fleets.append(Fleet(redis_server, namespace, half_open_calls))
+        fleets.append(Fleet(redis_server.url, namespace, half_open_calls))
         return fleets[-1]
 
     yield make
@@ -77,7 +77,12 @@ def test_when_one_worker_trips_the_circuit_the_others_refuse_their_next_call(
     make_fleet: Any,
 ) -> None:
     fleet = make_fleet()
+    for index in range(WORKERS):  # each mirrors the circuit and listens
+        assert fleet.ask(index, "ok") == ("ok", True)
+        wait_until(lambda index=index: fleet.ask(index, "state")[1], "the subscription")
     assert [fleet.ask(0, "fail") for _ in range(3)] == [("failed", True)] * 3
+    for index in (1, 2):  # told by pub/sub (Redis is not read: the mirror is current)
+        wait_until(lambda index=index: fleet.ask(index, "state")[0] == "open", "the message")
     assert fleet.ask(1, "ok") == ("refused", False)
     assert fleet.ask(2, "ok") == ("refused", False)
     assert fleet.ask(0, "ok") == ("refused", False)
@@ -94,6 +99,8 @@ def test_half_open_trials_are_limited_fleet_wide(
 
     # Move the fleet's clock: the circuit opened a minute ago .
     redis_server.client().hset(f"{{{namespace}:fleet}}:breaker", "opened_at", time.time() - 60)
+    for index in range(WORKERS):  # an edit by hand is not announced: the safety net's re-read
+        assert fleet.ask(index, "refresh") == ("refreshed", False)
     for index in range(WORKERS):
         fleet.send(index, "wait")  # trial calls wait for `go` inside the service
     refused = fleet.collect(WORKERS - half_open_calls)

@@ -20,13 +20,21 @@ def work(
     results: Any,
     go: Any,
 ) -> None:
-    """Run commands until ``"stop"``: ``"fail"``, ``"ok"``, or ``"wait"`` (a call that waits
-    for ``go``); report ``(index, outcome, whether the service was reached)``."""
+    """Run commands until ``"stop"``: ``"fail"``, ``"ok"``, ``"wait"`` (a call that waits
+    for ``go``), or ``"refresh"`` or ``"state"``; report ``(index, outcome, whether the service was
+    reached)``."""
     storage = RedisStorage(url=url, namespace=namespace)
     breaker = Breaker(fail_max=3, reset_timeout=30.0, half_open_calls=half_open_calls)
     policy = Policy("fleet", breaker=breaker.replace(storage=storage))
     results.put((index, "ready", False))
     while (command := commands.get()) != "stop":
+        if command == "refresh":  # re-read Redis now (the test edited it by hand)
+            storage.link().refresh()
+            results.put((index, "refreshed", False))
+            continue
+        if command == "state":  # as this process knows it; and whether it listens
+            results.put((index, policy.breaker_state, storage.link().watch.synced))
+            continue
         reached: list[bool] = []
 
         def service(command: str = command, reached: list[bool] = reached) -> str:

@@ -71,15 +71,12 @@ class RedisRateStore:
 
     def take(self, max_wait: float) -> float:
         """As :meth:`TokenBucket.take`, for the whole fleet."""
-        link = self._link
-        if link.due():
-            args = [repr(self.interval), repr(self.tolerance), repr(max_wait)]
-            try:
-                taken, wait = self._script(keys=[self._key], args=args)
-            except link.errors as exc:
-                link.failed(exc, self._policy, "rate_limit")
-            else:
-                link.restored(self._policy, "rate_limit")
-                seconds = float(wait)
-                return seconds if taken else -max(seconds, 1e-9)
+        args = [repr(self.interval), repr(self.tolerance), repr(max_wait)]
+        ran, answer = self._link.run(
+            lambda client: self._script(keys=[self._key], args=args), self._policy, "rate_limit"
+        )
+        if ran and answer is not None:
+            taken, wait = answer
+            seconds = float(wait)
+            return seconds if taken else -max(seconds, 1e-9)
         return self._local.take(max_wait)

@@ -279,15 +279,10 @@ class RedisWindowStore:
 
     def _run(self, name: str, keys: list[str], args: list[Any]) -> Any:
         """Run a script if Redis may be used now; ``None`` when it can't."""
-        link = self._link
-        if not link.due():
-            return None
-        try:
-            result = self._scripts[name](keys=keys, args=args)
-        except link.errors as exc:
-            link.failed(exc, self._policy, "breaker")
-            return None
-        link.restored(self._policy, "breaker")
+        script = self._scripts[name]
+        _, result = self._link.run(
+            lambda client: script(keys=keys, args=args), self._policy, "breaker"
+        )
         return result
 
     @property

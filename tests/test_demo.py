@@ -120,3 +120,4 @@ def test_python_dash_m() -> None:
     assert result.stderr == ""
     assert "closed -> open -> half-open -> closed" in result.stdout
     assert "\033[" not in result.stdout
+    assert max(len(line) for line in result.stdout.splitlines()) <= 100

@@ -54,7 +54,7 @@ def test_run_measures_every_group_and_ends_with_the_ratios(
     for line, setup in zip(lines[-2:], ("service", "default"), strict=True):
         assert re.fullmatch(
             rf"ratios {setup} floor_sync=\d+\.\d{{3}} floor_async=\d+\.\d{{3}} "
-            r"failure=\d+\.\d{3} open=\d+\.\d{3} rate=\d+\.\d{3}",
+            r"failure=\d+\.\d{3} open=\d+\.\d{3} rate=\d+\.\d{3} rate_timed=\d+\.\d{3}",
             line,
         )
     data = json.loads(target.read_text())

@@ -252,6 +252,22 @@ def test_a_time_window_holds_the_calls_of_its_last_seconds() -> None:
         assert (policy.breaker_state, circuit.calls) == ("closed", 0)
 
 
+def test_fast_successes_of_a_calm_time_window_leave_it_with_their_second() -> None:
+    policy = Policy("calm", breaker=Breaker(failure_rate=0.5, window_seconds=10, min_calls=2))
+    circuit = policy.circuit
+    assert circuit is not None
+    with freeze_time("2025-01-01 12:00:00.5") as clock:
+        for _ in range(3):
+            call(policy, OK)  # the first takes the lock; the window is calm after it
+        clock.tick(0.6)  # the next second's bucket: counted there, not in the first
+        call(policy, OK)
+        assert circuit.calls == 4
+        clock.tick(9.0)  # 10.1 s after the first three: they left the window
+        assert circuit.calls == 1
+        call(policy, FAIL)  # 1 of the 2 calls in the window: 50 %
+        assert policy.breaker_state == "open"
+
+
 def test_the_consecutive_mode_stays_the_default() -> None:
     assert Breaker().fail_max == 5
     assert Breaker().mode == "consecutive"

@@ -19,9 +19,10 @@ MemoryWindowStore`, or Redis (:mod:`resilience.stores.redis_windows`), shared by
 from __future__ import annotations
 
 import math
+import time
 from typing import TYPE_CHECKING, Any, cast
 
-from resilience._clock import wall
+from resilience._clock import _REAL, wall
 from resilience._spec import SpecTypeError
 from resilience.categories import Category
 from resilience.elements.breaker import CircuitBreaker
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from resilience.elements.breaker import Breaker
     from resilience.observe import Observer
 
-__all__ = ["RateBreaker", "build", "shape_of"]
+__all__ = ["CalmRateBreaker", "RateBreaker", "build", "shape_of"]
 
 RETRYABLE = Category.RETRYABLE
 
@@ -75,6 +76,8 @@ def build(spec: Breaker, policy: str, observer: Observer) -> RateBreaker:
         from resilience.stores.redis_windows import RedisWindowStore  # noqa: PLC0415
 
         store = RedisWindowStore(storage, policy, shape, spec.reset_timeout)
+    if isinstance(store, MemoryWindowStore) and shape.timed and spec.slow_call_duration is None:
+        return CalmRateBreaker(spec, policy, store, observer)
     return RateBreaker(spec, policy, store, observer)
 
 
@@ -144,3 +147,24 @@ class RateBreaker(CircuitBreaker):
     def window(self) -> tuple[int, int, int]:
         """(calls, failures, slow calls) in the window (all 0 unless closed)."""
         return self._window.window(wall())
+
+
+class CalmRateBreaker(RateBreaker):
+    """A failure-rate breaker over a time window in memory, without slow calls: a success
+    while the window is calm (see :attr:`MemoryWindowStore.calm_until`) is one clock read
+    and one lock-free count, spelt out here because it is what every healthy call costs."""
+
+    __slots__ = ()
+
+    _window: MemoryWindowStore
+
+    def succeeded(self, trial: bool, duration: float) -> None:
+        """An admitted attempt succeeded (or failed without blaming the remote side)."""
+        if not trial:
+            real = _REAL[0]
+            now = real() if time.time is real else wall()  # wall(), inlined
+            window = self._window
+            if now < window.calm_until:
+                next(window.live)
+                return
+        super().succeeded(trial, duration)

@@ -130,7 +130,6 @@ class MemoryWindowStore:
         "_calm",
         "_done",
         "_failures",
-        "_live",
         "_lock",
         "_newest",
         "_per",
@@ -142,7 +141,9 @@ class MemoryWindowStore:
         "_taken",
         "_tfailures",
         "_tslow",
+        "calm_until",
         "clean",
+        "live",
         "opened_with",
         "shape",
         "snapshot",
@@ -177,12 +178,17 @@ class MemoryWindowStore:
         # Time-based: the fast successes of the newest bucket, counted without the lock
         # (an itertools.count steps atomically), folded into the bucket when the next begins;
         # the bucket folded last, to fold in what a late thread added after its fold.
-        self._live = itertools.count()
+        #: Time-based: the counter of the newest bucket's fast successes (stepped with
+        #: ``next``, without the lock, only while ``calm_until`` is ahead of the clock).
+        self.live = itertools.count()
         self._prev: tuple[itertools.count[int], int, int] | None = None
         #: Time-based: no fast success can open the circuit now (closed, and the window
         #: holds no failure nor slow call, or holds min_calls already: a success only
         #: lowers the rates).
         self._calm = self.snapshot[0] == CLOSED
+        #: Time-based: until when (wall-clock seconds) a fast success may be counted without
+        #: the lock (calm, and before the newest bucket ends; -inf when it may not).
+        self.calm_until = -math.inf
         if self.shape.timed:
             size = self.shape.size
             self._bcalls[:] = [0] * size
@@ -229,8 +235,9 @@ class MemoryWindowStore:
         newest = self._newest
         if epoch > newest:
             self._settle()
-            live, size = self._live, self._size
-            self._live = itertools.count()  # before _newest moves: see record()
+            live, size = self.live, self._size
+            self.calm_until = -math.inf  # before live and _newest move: see record()
+            self.live = itertools.count()  # before _newest moves: see record()
             folded = _value(live)
             if folded and newest > -(2**62):
                 self._bcalls[newest % size] += folded
@@ -243,7 +250,17 @@ class MemoryWindowStore:
                 self._slow -= self._bslow[slot]
                 self._bcalls[slot] = self._bfailures[slot] = self._bslow[slot] = 0
             self._newest = epoch
+            self._calmed(self._calm)
         return epoch
+
+    def _calmed(self, calm: bool) -> None:
+        """Time-based, under the lock: whether fast successes may skip the lock now."""
+        self._calm = calm
+        newest = self._newest
+        if calm and newest > -(2**62):
+            self.calm_until = (newest + 1) / self._per
+        else:
+            self.calm_until = -math.inf
 
     def _add(self, now: float, code: int) -> None:
         epoch = self._roll(now)
@@ -263,18 +280,18 @@ class MemoryWindowStore:
         """(calls, failures, slow) in the window; time-based: after :meth:`_roll`."""
         if self._per:
             self._settle()
-            return self._calls + _value(self._live), self._failures, self._slow
+            return self._calls + _value(self.live), self._failures, self._slow
         return self._calls, self._failures, self._slow
 
     def record(self, code: int, now: float) -> bool:
         """Count one call of a closed circuit (``code``: ``FAILED`` and ``SLOW`` bits);
         ``True`` when it opened the circuit."""
-        if not code and self._calm and int(now * self._per) == self._newest:
+        if not code and now < self.calm_until:
             # A fast success in the newest bucket of a calm time window: the common case,
-            # without the lock. A roll replaces _live before it moves _newest, so a count
-            # lands in this bucket or the next; one that lands in this bucket's counter
-            # after its fold is folded in by the next _settle.
-            next(self._live)
+            # without the lock. A roll closes calm_until, then replaces live before it
+            # moves _newest, so a count lands in this bucket or the next; one that lands in
+            # this bucket's counter after its fold is folded in by the next _settle.
+            next(self.live)
             return False
         with self._lock:
             if self.snapshot[0] != CLOSED:
@@ -290,7 +307,7 @@ class MemoryWindowStore:
                 self._empty()
                 return True
             if self._per:
-                self._calm = not (failures or slow) or calls >= self.shape.min_calls
+                self._calmed(not (failures or slow) or calls >= self.shape.min_calls)
             return False
 
     def window(self, now: float) -> tuple[int, int, int]:
@@ -301,7 +318,7 @@ class MemoryWindowStore:
             if self._per:
                 self._roll(now)
                 calls, failures, slow = self._counts()
-                self._calm = not (failures or slow) or calls >= self.shape.min_calls
+                self._calmed(not (failures or slow) or calls >= self.shape.min_calls)
                 return calls, failures, slow
             return self._counts()
 

@@ -485,8 +485,11 @@ _links_lock = threading.Lock()
 
 
 def _after_fork() -> None:
-    global _links_lock  # noqa: PLW0603 - a lock held by another thread at fork time stays held
+    # A lock held by another thread at fork time stays held; the parent's helper thread is
+    # not in the child, so the child makes its own at its first write.
+    global _links_lock, _flusher, _flusher_lock  # noqa: PLW0603
     _links_lock = threading.Lock()
+    _flusher, _flusher_lock = None, threading.Lock()
     for link in _links.values():
         link.forked()
 
@@ -507,18 +510,20 @@ def close_links() -> None:
 
 # --- budgets ---------------------------------------------------------------------------------
 
-#: Sends shared budgets' call counts to Redis, off every caller's path.
+#: Sends shared budgets' call counts and failure-rate windows' batches to Redis, off every
+#: caller's path.
 _flusher: Any = None
 _flusher_lock = threading.Lock()
 
 
-def _background(task: Callable[[], None]) -> None:
+def background(task: Callable[[], None]) -> None:
+    """Run ``task`` in this process's one helper thread for Redis writes (made on first use)."""
     global _flusher  # noqa: PLW0603 - one helper thread per process, made on first use
     with _flusher_lock:
         if _flusher is None:
             from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415 - on first use
 
-            _flusher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="resilience-budget")
+            _flusher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="resilience-redis")
         _flusher.submit(task)
 
 
@@ -551,7 +556,7 @@ class RedisBudgetStore(MemoryBudgetStore):
 
     def _roll(self, slot: int, epoch: int) -> None:
         super()._roll(slot, epoch)
-        _background(self.flush)
+        background(self.flush)
 
     def _pending(self, epoch: int) -> tuple[list[int], list[tuple[int, int, int]]]:
         """Calls not yet in Redis: (bucket, count) pairs flat, and what to mark flushed."""

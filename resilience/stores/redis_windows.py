@@ -29,12 +29,11 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Final
 
 from resilience._clock import wall
 from resilience.stores.base import CLOSED, HALF_OPEN, OPEN, State
-from resilience.stores.redis import mask_url
+from resilience.stores.redis import background, mask_url
 from resilience.stores.windows import FAILED, SLOW, MemoryWindowStore, Shape
 
 if TYPE_CHECKING:
@@ -174,17 +173,6 @@ else redis.call('HSET', KEYS[1], 'opened_at', ARGV[2]) end
 redis.call('DEL', KEYS[2])
 return 1
 """
-
-_flusher: ThreadPoolExecutor | None = None
-_flusher_lock = threading.Lock()
-
-
-def _background(task: Callable[[], None]) -> None:
-    global _flusher  # noqa: PLW0603 - one helper thread per process, made on first use
-    with _flusher_lock:
-        if _flusher is None:
-            _flusher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="resilience-window")
-        _flusher.submit(task)
 
 
 def _text(value: object) -> str:
@@ -337,7 +325,7 @@ class RedisWindowStore:
             if self._queued:
                 return
             self._queued = True
-        _background(self._flush_queued)
+        background(self._flush_queued)
 
     def _flush_queued(self) -> None:
         with self._lock:

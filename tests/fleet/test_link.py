@@ -3,11 +3,14 @@ by SHA with failover, on one redis-server and on a Redis Cluster."""
 
 from __future__ import annotations
 
+import multiprocessing
+import threading
 from typing import Any
 
 import pytest
 
 from resilience import RedisStorage
+from resilience.stores.redis import background
 from tests.helpers import named
 
 from .redis_server import free_port
@@ -70,3 +73,27 @@ def test_every_shared_element_builds_on_a_cluster_nobody_answers(
     for policy in policies:
         assert policy.call(lambda: "ok") == "ok"  # Redis can't be reached: in process
     assert len(named(events, "storage.unavailable")) == 1
+
+
+def test_a_forked_child_runs_its_background_writes() -> None:
+    """Budgets' and windows' batches go through one helper thread; a forked child (a
+    pre-forking server's worker) has none of its parent's threads, so it makes its own."""
+    ran = threading.Event()
+    background(ran.set)  # the parent's helper thread now exists
+    assert ran.wait(5)
+    context = multiprocessing.get_context("fork")
+    results: Any = context.Queue()
+
+    def child() -> None:
+        done = threading.Event()
+        background(done.set)
+        results.put(done.wait(5))
+
+    process = context.Process(target=child)
+    process.start()
+    try:
+        assert results.get(timeout=20) is True
+    finally:
+        process.join(timeout=10)
+        if process.is_alive():
+            process.kill()
